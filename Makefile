@@ -1,0 +1,46 @@
+# trove's Makefile is an index: every target wraps one command or script.
+# `make demo` builds trove and walks through the main job; `make test` runs every
+# test, including the S3 conformance suite against a real versitygw server that
+# scripts/with-versitygw.sh installs (into ./bin) and starts on 127.0.0.1.
+
+GO      ?= go
+BIN     := $(CURDIR)/bin
+TROVE   := $(BIN)/trove
+export PATH := $(BIN):$(PATH)
+
+.PHONY: all build demo test test-short deps bench bench-scale fuzz vet lint clean
+
+all: build
+
+build: ## build bin/trove
+	$(GO) build -o $(TROVE) ./cmd/trove
+
+demo: build ## scripted walk-through in a temporary git repository
+	scripts/demo.sh
+
+deps: ## tools the tests use (b3sum, for checking digests the way a user would)
+	scripts/deps.sh test
+
+test: deps ## every test, with a real S3 server (versitygw) on loopback
+	scripts/with-versitygw.sh $(GO) test -count=1 ./...
+
+test-short: ## unit tests only, no S3 server
+	$(GO) test -short ./...
+
+vet: ## static checks
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+bench: build ## trove side by side with b3sum, git, git-lfs, git-annex, restic, rclone
+	scripts/deps.sh bench
+	scripts/with-versitygw.sh scripts/bench.sh
+
+bench-scale: build ## 1M files and a 20 GiB file (long; not in CI)
+	scripts/deps.sh bench
+	BENCH_SCALE=1 scripts/with-versitygw.sh scripts/bench.sh
+
+fuzz: ## run every fuzz target for a while (FUZZTIME=1m by default)
+	scripts/fuzz.sh
+
+clean:
+	rm -rf $(BIN)

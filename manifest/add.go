@@ -1,0 +1,467 @@
+package manifest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/trove-dev/trove/objects"
+)
+
+// Event reports progress of a long operation. Counts are cumulative.
+type Event struct {
+	Op         string // "add", "checkout", "status"
+	Path       string // the artifact being worked on
+	Bytes      int64
+	TotalBytes int64
+	Files      int64
+	TotalFiles int64
+}
+
+// AddOptions configure Add.
+type AddOptions struct {
+	Cwd     string            // paths are relative to this directory
+	Kind    string            // dataset (default), model or artifact
+	Name    string            // artifact name; default: the file or directory name
+	Meta    map[string]string // merged over the previous manifest's metadata
+	Lineage *Lineage          // recorded as given (trove run, trove add --input)
+	Metrics map[string]float64
+	// Progress, if set, receives events; it may be called from several goroutines,
+	// but never concurrently.
+	Progress func(Event)
+	Jobs     int // files hashed in parallel; default GOMAXPROCS
+}
+
+// AddResult describes one added path.
+type AddResult struct {
+	Path      string     `json:"path"`
+	Manifest  string     `json:"manifest"`
+	Kind      string     `json:"kind"`
+	Name      string     `json:"name"`
+	Type      string     `json:"type"`
+	Digest    objects.ID `json:"digest"`
+	Size      int64      `json:"size"`
+	Files     int64      `json:"files"`
+	NewBytes  int64      `json:"new_bytes"`
+	NewChunks int        `json:"new_chunks"`
+	Unchanged bool       `json:"unchanged"`
+	Warnings  []string   `json:"warnings,omitempty"`
+}
+
+// ManifestPath returns the repository-relative manifest path for a data path.
+func ManifestPath(rel string) string { return rel + Ext }
+
+// ReadManifest reads and decodes the manifest of the data at rel.
+func (r *Repo) ReadManifest(rel string) (*Manifest, error) {
+	b, err := os.ReadFile(r.Abs(ManifestPath(rel)))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w", rel, ErrNotTracked)
+		}
+		return nil, err
+	}
+	m, err := Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ManifestPath(rel), err)
+	}
+	if m.Path != path.Base(rel) {
+		return nil, fmt.Errorf("%s: %w: path %q does not match the manifest's name", ManifestPath(rel), ErrInvalid, m.Path)
+	}
+	return m, nil
+}
+
+// Add tracks each path: it stores the content's new chunks and writes the manifest
+// and the .gitignore entry. Paths are processed in order; the first error stops
+// the work, leaving already-finished paths tracked and the store consistent.
+func (r *Repo) Add(ctx context.Context, paths []string, opt AddOptions) ([]AddResult, error) {
+	if opt.Kind == "" {
+		opt.Kind = KindDataset
+	}
+	if opt.Name != "" && len(paths) != 1 {
+		return nil, fmt.Errorf("--name needs exactly one path, got %d", len(paths))
+	}
+	st, err := r.Store()
+	if err != nil {
+		return nil, err
+	}
+	var out []AddResult
+	for _, p := range paths {
+		rel, err := r.Rel(opt.Cwd, p)
+		if err != nil {
+			return out, err
+		}
+		res, err := r.addOne(ctx, st, rel, opt)
+		if err != nil {
+			st.Abort()
+			return out, err
+		}
+		out = append(out, res)
+	}
+	return out, r.statCache().Save(r.Now())
+}
+
+func (r *Repo) addOne(ctx context.Context, st *objects.Store, rel string, opt AddOptions) (AddResult, error) {
+	if strings.HasSuffix(rel, Ext) {
+		return AddResult{}, fmt.Errorf("%s: %w: it is a trove manifest; add the data path %s", rel, ErrUnsupported, strings.TrimSuffix(rel, Ext))
+	}
+	if owner := r.trackedAncestor(rel); owner != "" {
+		return AddResult{}, fmt.Errorf("%s: %w: it is inside the tracked directory %s; add that again instead", rel, ErrUnsupported, owner)
+	}
+	abs := r.Abs(rel)
+	fi, err := os.Lstat(abs)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return AddResult{}, fmt.Errorf("%s: %w", rel, ErrNoSuchPath)
+		}
+		return AddResult{}, err
+	}
+	res := AddResult{Path: rel, Manifest: ManifestPath(rel), Kind: opt.Kind}
+	old, oldErr := r.ReadManifest(rel)
+	if oldErr != nil && !errors.Is(oldErr, ErrNotTracked) {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("previous manifest ignored: %v", oldErr))
+		old = nil
+	}
+	m := &Manifest{
+		Trove: FormatVersion, Kind: opt.Kind, Path: path.Base(rel), Chunker: DefaultChunker(),
+		Name: opt.Name, Lineage: opt.Lineage, Metrics: opt.Metrics,
+	}
+	if old != nil {
+		if m.Name == "" {
+			m.Name = old.Name
+		}
+		if len(old.Meta) > 0 {
+			m.Meta = map[string]string{}
+			for k, v := range old.Meta {
+				m.Meta[k] = v
+			}
+		}
+	}
+	if m.Name == "" {
+		m.Name = defaultName(path.Base(rel))
+	}
+	for k, v := range opt.Meta {
+		if !ValidMetaKey(k) {
+			return res, fmt.Errorf("metadata key %q: use lowercase letters, digits, '_', '.', '-'", k)
+		}
+		if m.Meta == nil {
+			m.Meta = map[string]string{}
+		}
+		if v == "" {
+			delete(m.Meta, k)
+		} else {
+			m.Meta[k] = v
+		}
+	}
+	if len(m.Meta) == 0 {
+		m.Meta = nil
+	}
+	params := m.Chunker.Params()
+	switch {
+	case fi.Mode().IsRegular():
+		m.Type, m.Files = TypeFile, 1
+		c, err := r.addFile(ctx, st, rel, fi, params, false, progressFor(opt.Progress, rel, fi.Size(), 1))
+		if err != nil {
+			return res, err
+		}
+		m.Digest, m.Object, m.Size = c.Digest, c.Recipe, c.Size
+		res.NewBytes, res.NewChunks = c.NewBytes, c.NewChunks
+	case fi.IsDir():
+		m.Type = TypeDir
+		if err := r.addDir(ctx, st, rel, m, &res, params, opt); err != nil {
+			return res, err
+		}
+	case fi.Mode()&fs.ModeSymlink != 0:
+		target, _ := os.Readlink(abs)
+		return res, fmt.Errorf("%s: %w: it is a symbolic link (to %s); add the file it points to", rel, ErrUnsupported, target)
+	default:
+		return res, fmt.Errorf("%s: %w: not a regular file or directory", rel, ErrUnsupported)
+	}
+	if err := st.Flush(); err != nil {
+		return res, err
+	}
+	if err := m.Validate(); err != nil {
+		return res, fmt.Errorf("%s: %w", rel, err)
+	}
+	b, err := Encode(m)
+	if err != nil {
+		return res, err
+	}
+	if err := objects.WriteFileAtomic(r.Abs(res.Manifest), b, 0o644); err != nil {
+		return res, fmt.Errorf("write manifest: %w", err)
+	}
+	if err := r.ignore(rel); err != nil {
+		return res, err
+	}
+	res.Name, res.Type, res.Digest, res.Size, res.Files = m.Name, m.Type, m.Digest, m.Size, m.Files
+	res.Unchanged = old != nil && old.Digest == m.Digest
+	return res, nil
+}
+
+func defaultName(base string) string {
+	var b strings.Builder
+	for _, c := range base {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
+			b.WriteRune(c)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	s := strings.TrimLeft(b.String(), ".-_")
+	if s == "" {
+		s = "artifact"
+	}
+	if len(s) > 128 {
+		s = s[:128]
+	}
+	return s
+}
+
+// trackedAncestor returns the tracked directory that contains rel, if any.
+func (r *Repo) trackedAncestor(rel string) string {
+	for d := path.Dir(rel); d != "." && d != "/"; d = path.Dir(d) {
+		if _, err := os.Stat(r.Abs(ManifestPath(d))); err == nil {
+			return d
+		}
+	}
+	return ""
+}
+
+type progressFn func(bytes, files int64)
+
+func progressFor(p func(Event), rel string, totalBytes, totalFiles int64) progressFn {
+	if p == nil {
+		return nil
+	}
+	var mu sync.Mutex
+	var ev = Event{Op: "add", Path: rel, TotalBytes: totalBytes, TotalFiles: totalFiles}
+	return func(b, f int64) {
+		mu.Lock()
+		ev.Bytes += b
+		ev.Files += f
+		e := ev
+		p(e)
+		mu.Unlock()
+	}
+}
+
+// addFile stores one regular file, trusting the stat cache when it can.
+func (r *Repo) addFile(ctx context.Context, st *objects.Store, rel string, fi fs.FileInfo, params objects.ChunkerParams, inline bool, prog progressFn) (objects.Content, error) {
+	cache := r.statCache()
+	if d, rec, ok := cache.Lookup(rel, fi); ok {
+		have := false
+		switch {
+		case !rec.IsZero():
+			have = st.Has(rec)
+		case inline && fi.Size() == 0:
+			have = true
+		case inline:
+			have = st.Has(d)
+		}
+		if have {
+			if prog != nil {
+				prog(fi.Size(), 1)
+			}
+			return objects.Content{Digest: d, Size: fi.Size(), Recipe: rec}, nil
+		}
+	}
+	f, err := os.Open(r.Abs(rel))
+	if err != nil {
+		return objects.Content{}, err
+	}
+	defer f.Close()
+	opt := objects.WriteOptions{Params: params, Inline: inline}
+	if prog != nil {
+		opt.Progress = func(n int64) { prog(n, 0) }
+	}
+	c, err := st.WriteContent(ctx, f, fi.Size(), opt)
+	if err != nil {
+		return c, fmt.Errorf("add %s: %w", rel, err)
+	}
+	if c.Size != fi.Size() {
+		// The file changed while we read it; what we stored is consistent, but do not
+		// cache it.
+		return c, fmt.Errorf("add %s: file changed while it was read (%d bytes, then %d)", rel, fi.Size(), c.Size)
+	}
+	if prog != nil {
+		prog(0, 1)
+	}
+	cache.Update(rel, fi, c.Digest, c.Recipe)
+	return c, nil
+}
+
+type walkEntry struct {
+	rel string // repository-relative
+	fi  fs.FileInfo
+}
+
+// walkFiles lists the regular files and symlinks under the directory rel, sorted by
+// path. It refuses special files and nested trove manifests.
+func (r *Repo) walkFiles(rel string) ([]walkEntry, error) {
+	var out []walkEntry
+	root := r.Abs(rel)
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == root {
+			return nil
+		}
+		sub, _ := filepath.Rel(root, p)
+		sub = filepath.ToSlash(sub)
+		if d.IsDir() {
+			if d.Name() == ".git" {
+				return fmt.Errorf("%s/%s: %w: a git repository inside a tracked directory", rel, sub, ErrUnsupported)
+			}
+			return nil
+		}
+		if err := objects.ValidPath(sub); err != nil {
+			return fmt.Errorf("%s/%s: %w: %v", rel, sub, ErrUnsupported, err)
+		}
+		if strings.HasSuffix(d.Name(), Ext) {
+			return fmt.Errorf("%s/%s: %w: a trove manifest inside a tracked directory (remove it, or track the subdirectories separately)", rel, sub, ErrUnsupported)
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if !fi.Mode().IsRegular() && fi.Mode()&fs.ModeSymlink == 0 {
+			return fmt.Errorf("%s/%s: %w: not a regular file, directory or symbolic link", rel, sub, ErrUnsupported)
+		}
+		out = append(out, walkEntry{rel: rel + "/" + sub, fi: fi})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].rel < out[j].rel })
+	return out, nil
+}
+
+func fileMode(fi fs.FileInfo) uint32 {
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return objects.ModeSymlink
+	}
+	if fi.Mode()&0o111 != 0 {
+		return objects.ModeExec
+	}
+	return objects.ModeFile
+}
+
+// linkEntry records a symbolic link inside a tracked directory; links that lead
+// outside the repository are refused, never followed.
+func (r *Repo) linkEntry(st *objects.Store, e walkEntry, dirRel string) (objects.TreeEntry, error) {
+	target, err := os.Readlink(r.Abs(e.rel))
+	if err != nil {
+		return objects.TreeEntry{}, err
+	}
+	resolved := target
+	if !filepath.IsAbs(resolved) {
+		resolved = filepath.Join(filepath.Dir(r.Abs(e.rel)), target)
+	}
+	relTo, err := filepath.Rel(r.Root, filepath.Clean(resolved))
+	if filepath.IsAbs(target) || err != nil || relTo == ".." || strings.HasPrefix(relTo, ".."+string(filepath.Separator)) {
+		return objects.TreeEntry{}, fmt.Errorf("%s: %w: symbolic link to %s points outside the repository (not followed)", e.rel, ErrUnsupported, target)
+	}
+	b := []byte(target)
+	id := objects.Hash(b)
+	if _, err := st.Put(id, b); err != nil {
+		return objects.TreeEntry{}, err
+	}
+	return objects.TreeEntry{Path: strings.TrimPrefix(e.rel, dirRel+"/"), Mode: objects.ModeSymlink, Size: int64(len(b)), Digest: id}, nil
+}
+
+func (r *Repo) addDir(ctx context.Context, st *objects.Store, rel string, m *Manifest, res *AddResult, params objects.ChunkerParams, opt AddOptions) error {
+	files, err := r.walkFiles(rel)
+	if err != nil {
+		return err
+	}
+	var total int64
+	for _, f := range files {
+		total += f.fi.Size()
+	}
+	prog := progressFor(opt.Progress, rel, total, int64(len(files)))
+	entries := make([]objects.TreeEntry, len(files))
+	var newBytes atomic.Int64
+	var newChunks atomic.Int64
+	jobs := opt.Jobs
+	if jobs <= 0 {
+		jobs = runtime.GOMAXPROCS(0)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
+	for i, f := range files {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			if f.fi.Mode()&fs.ModeSymlink != 0 {
+				e, err := r.linkEntry(st, f, rel)
+				entries[i] = e
+				if prog != nil {
+					prog(0, 1)
+				}
+				return err
+			}
+			c, err := r.addFile(gctx, st, f.rel, f.fi, params, true, prog)
+			if err != nil {
+				return err
+			}
+			newBytes.Add(c.NewBytes)
+			newChunks.Add(int64(c.NewChunks))
+			entries[i] = objects.TreeEntry{
+				Path: strings.TrimPrefix(f.rel, rel+"/"), Mode: fileMode(f.fi),
+				Size: c.Size, Digest: c.Digest, Recipe: c.Recipe,
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	tree := objects.EncodeTree(entries)
+	c, err := st.WriteContent(ctx, bytes.NewReader(tree), int64(len(tree)), objects.WriteOptions{Params: params})
+	if err != nil {
+		return fmt.Errorf("store tree of %s: %w", rel, err)
+	}
+	m.Digest, m.Object, m.Files, m.Size = objects.TreeDigest(entries), c.Recipe, int64(len(entries)), total
+	res.NewBytes = newBytes.Load() + c.NewBytes
+	res.NewChunks = int(newChunks.Load()) + c.NewChunks
+	return nil
+}
+
+// ignore adds "/<name>" to the .gitignore beside rel, unless already there.
+func (r *Repo) ignore(rel string) error {
+	dir, base := path.Dir(rel), path.Base(rel)
+	gi := r.Abs(path.Join(dir, ".gitignore"))
+	line := "/" + base
+	b, err := os.ReadFile(gi)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.TrimSpace(l) == line {
+			return nil
+		}
+	}
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		b = append(b, '\n')
+	}
+	b = append(b, line+"\n"...)
+	return objects.WriteFileAtomic(gi, b, 0o644)
+}

@@ -1,0 +1,229 @@
+package manifest
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"runtime"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/trove-dev/trove/objects"
+)
+
+// States reported by Status.
+const (
+	StateOK       = "ok"       // the data matches its manifest
+	StateModified = "modified" // the data differs from its manifest
+	StateMissing  = "missing"  // the manifest exists, the data does not (run checkout)
+	StateInvalid  = "invalid"  // the manifest cannot be read
+)
+
+// FileChange is one difference inside a tracked directory.
+type FileChange struct {
+	Path   string `json:"path"`
+	Change string `json:"change"` // added, removed, modified, mode
+}
+
+// StatusEntry is the state of one artifact.
+type StatusEntry struct {
+	Path    string       `json:"path"`
+	Name    string       `json:"name,omitempty"`
+	Kind    string       `json:"kind,omitempty"`
+	Type    string       `json:"type,omitempty"`
+	State   string       `json:"state"`
+	Changes []FileChange `json:"changes,omitempty"`
+	Error   string       `json:"error,omitempty"`
+}
+
+// StatusOptions configure Status.
+type StatusOptions struct {
+	Cwd   string
+	Paths []string
+	Jobs  int
+}
+
+// Status compares every selected artifact with its data. Unchanged files are
+// recognised by the stat cache, so a clean tree costs a directory walk.
+func (r *Repo) Status(ctx context.Context, opt StatusOptions) ([]StatusEntry, error) {
+	only, err := r.Resolve(opt.Cwd, opt.Paths)
+	if err != nil {
+		return nil, err
+	}
+	tracked, err := r.List(ctx, only)
+	if err != nil {
+		return nil, err
+	}
+	if len(opt.Paths) > 0 && len(tracked) == 0 {
+		return nil, fmt.Errorf("%s: %w", opt.Paths[0], ErrNotTracked)
+	}
+	out := make([]StatusEntry, 0, len(tracked))
+	for _, t := range tracked {
+		e := StatusEntry{Path: t.Path}
+		if t.Err != nil {
+			e.State, e.Error = StateInvalid, t.Err.Error()
+			out = append(out, e)
+			continue
+		}
+		m := t.Manifest
+		e.Name, e.Kind, e.Type = m.Name, m.Kind, m.Type
+		if err := r.status1(ctx, m, t.Path, &e, opt.Jobs); err != nil {
+			return out, err
+		}
+		out = append(out, e)
+	}
+	return out, r.statCache().Save(r.Now())
+}
+
+func (r *Repo) status1(ctx context.Context, m *Manifest, rel string, e *StatusEntry, jobs int) error {
+	fi, err := os.Lstat(r.Abs(rel))
+	if err != nil {
+		e.State = StateMissing
+		return nil
+	}
+	switch m.Type {
+	case TypeFile:
+		if !fi.Mode().IsRegular() {
+			e.State = StateModified
+			return nil
+		}
+		d, err := r.digest(rel, fi)
+		if err != nil {
+			return err
+		}
+		e.State = StateOK
+		if d != m.Digest {
+			e.State = StateModified
+		}
+		return nil
+	default:
+		if !fi.IsDir() {
+			e.State = StateModified
+			return nil
+		}
+		entries, err := r.scanDir(ctx, rel, jobs)
+		if err != nil {
+			return err
+		}
+		e.State = StateOK
+		if objects.TreeDigest(entries) != m.Digest {
+			e.State = StateModified
+		}
+		// With the recorded tree at hand, name the files that differ (and catch mode
+		// changes, which the digest does not cover).
+		if old, err := r.loadTree(ctx, m); err == nil {
+			e.Changes = diffTrees(old, entries)
+			if len(e.Changes) > 0 {
+				e.State = StateModified
+			}
+		}
+		return nil
+	}
+}
+
+// digest returns a file's BLAKE3, from the stat cache when it can.
+func (r *Repo) digest(rel string, fi fs.FileInfo) (objects.ID, error) {
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		t, err := os.Readlink(r.Abs(rel))
+		return objects.Hash([]byte(t)), err
+	}
+	cache := r.statCache()
+	if d, _, ok := cache.Lookup(rel, fi); ok {
+		return d, nil
+	}
+	f, err := os.Open(r.Abs(rel))
+	if err != nil {
+		return objects.ID{}, err
+	}
+	defer f.Close()
+	d, n, err := objects.HashReader(f)
+	if err != nil {
+		return d, fmt.Errorf("hash %s: %w", rel, err)
+	}
+	if n == fi.Size() {
+		cache.Update(rel, fi, d, objects.ID{})
+	}
+	return d, nil
+}
+
+// scanDir returns the tree entries (without recipes) of the directory as it is now.
+func (r *Repo) scanDir(ctx context.Context, rel string, jobs int) ([]objects.TreeEntry, error) {
+	files, err := r.walkFiles(rel)
+	if err != nil {
+		return nil, err
+	}
+	if jobs <= 0 {
+		jobs = runtime.GOMAXPROCS(0)
+	}
+	entries := make([]objects.TreeEntry, len(files))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
+	for i, f := range files {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			d, err := r.digest(f.rel, f.fi)
+			entries[i] = objects.TreeEntry{Path: f.rel[len(rel)+1:], Mode: fileMode(f.fi), Size: f.fi.Size(), Digest: d}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return entries, ctx.Err()
+}
+
+// loadTree reads the tree object a directory manifest names.
+func (r *Repo) loadTree(ctx context.Context, m *Manifest) ([]objects.TreeEntry, error) {
+	st, err := r.Store()
+	if err != nil {
+		return nil, err
+	}
+	return LoadTree(ctx, st, m.Object)
+}
+
+// LoadTree reads and decodes the tree stored under recipe id.
+func LoadTree(ctx context.Context, st *objects.Store, id objects.ID) ([]objects.TreeEntry, error) {
+	var buf treeBuf
+	if _, err := st.ReadContent(ctx, id, &buf); err != nil {
+		return nil, err
+	}
+	return objects.DecodeTree(buf.b)
+}
+
+type treeBuf struct{ b []byte }
+
+func (t *treeBuf) Write(p []byte) (int, error) {
+	if len(t.b)+len(p) > 1<<30 {
+		return 0, fmt.Errorf("%w: tree larger than 1 GiB", objects.ErrCorrupt)
+	}
+	t.b = append(t.b, p...)
+	return len(p), nil
+}
+
+// diffTrees lists the differences from old to cur (both sorted by path).
+func diffTrees(old, cur []objects.TreeEntry) []FileChange {
+	var out []FileChange
+	i, j := 0, 0
+	for i < len(old) || j < len(cur) {
+		switch {
+		case j >= len(cur) || (i < len(old) && old[i].Path < cur[j].Path):
+			out = append(out, FileChange{Path: old[i].Path, Change: "removed"})
+			i++
+		case i >= len(old) || cur[j].Path < old[i].Path:
+			out = append(out, FileChange{Path: cur[j].Path, Change: "added"})
+			j++
+		default:
+			if old[i].Digest != cur[j].Digest || old[i].Size != cur[j].Size {
+				out = append(out, FileChange{Path: cur[j].Path, Change: "modified"})
+			} else if old[i].Mode != cur[j].Mode {
+				out = append(out, FileChange{Path: cur[j].Path, Change: "mode"})
+			}
+			i++
+			j++
+		}
+	}
+	return out
+}

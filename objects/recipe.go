@@ -1,0 +1,409 @@
+package objects
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/zeebo/blake3"
+)
+
+// MissingError says which chunk is not in the store (and, when known, which pack
+// should have held it). It matches ErrMissing.
+type MissingError struct {
+	ID   ID
+	Pack ID
+}
+
+func (e *MissingError) Error() string {
+	if !e.Pack.IsZero() {
+		return fmt.Sprintf("chunk %s: pack %s is missing from the store", e.ID.Short(), e.Pack.Short())
+	}
+	return fmt.Sprintf("chunk %s is missing from the store", e.ID.Short())
+}
+
+// Is makes errors.Is(err, ErrMissing) true.
+func (e *MissingError) Is(target error) bool { return target == ErrMissing }
+
+// A recipe lists the chunks of one piece of content in order. It is stored as a
+// chunk of its own, a recipe node:
+//
+//	"TRVRCP" 2 bytes: format 1, level L     header, 8 bytes
+//	entries: chunk id (32) + length u64 LE  40 bytes each
+//
+// At level 0 the entries are the content's chunks. When the entries would not fit
+// in one node of at most Max bytes, their serialized bytes are themselves split by
+// the content-defined chunker and stored, and a node of level L+1 lists those
+// pieces. Because the split is content-defined, a small edit to a huge file (or to
+// a tree of a million entries) rewrites only a few recipe pieces.
+
+const (
+	recipeMagic    = "TRVRCP"
+	recipeVersion  = 1
+	recipeHeadLen  = 8
+	recipeEntryLen = 40
+	maxRecipeLevel = 8
+)
+
+// RecipeEntry is one chunk of a recipe.
+type RecipeEntry struct {
+	ID   ID
+	Size uint64
+}
+
+// Content describes content written by WriteContent.
+type Content struct {
+	Digest    ID // BLAKE3 of the whole content, as b3sum prints it
+	Size      int64
+	Recipe    ID // top recipe node; zero when written Inline and at most one chunk long
+	Chunks    int
+	NewBytes  int64 // bytes of chunks (data and recipe) that the store did not have
+	NewChunks int
+}
+
+// WriteOptions tune WriteContent.
+type WriteOptions struct {
+	Params ChunkerParams
+	// Inline skips the recipe node for content of at most one chunk: such content
+	// is the single chunk named by its digest (or nothing, when empty).
+	Inline bool
+	// Progress, if set, is called with the number of bytes consumed since the last
+	// call. It is called from one goroutine at a time.
+	Progress func(n int64)
+}
+
+// pipelineMin is the size below which WriteContent does not bother with a second
+// goroutine.
+const pipelineMin = 4 << 20
+
+// WriteContent splits r into chunks, stores the chunks the store lacks and a recipe
+// for them, and returns the content's description. sizeHint (or -1) picks the
+// strategy: large content is chunked on one goroutine while another hashes and
+// stores, so two cores overlap.
+func (s *Store) WriteContent(ctx context.Context, r io.Reader, sizeHint int64, opt WriteOptions) (Content, error) {
+	ch, err := NewChunker(r, opt.Params)
+	if err != nil {
+		return Content{}, err
+	}
+	var (
+		c       Content
+		entries []RecipeEntry
+		whole   = blake3.New()
+	)
+	store := func(b []byte) error {
+		id := Hash(b)
+		whole.Write(b)
+		added, err := s.Put(id, b)
+		if err != nil {
+			return err
+		}
+		if added {
+			c.NewBytes += int64(len(b))
+			c.NewChunks++
+		}
+		c.Size += int64(len(b))
+		entries = append(entries, RecipeEntry{ID: id, Size: uint64(len(b))})
+		if opt.Progress != nil {
+			opt.Progress(int64(len(b)))
+		}
+		return nil
+	}
+	if sizeHint >= 0 && sizeHint < pipelineMin {
+		for {
+			if err := ctx.Err(); err != nil {
+				return Content{}, err
+			}
+			b, err := ch.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return Content{}, err
+			}
+			if err := store(b); err != nil {
+				return Content{}, err
+			}
+		}
+	} else if err := pipeline(ctx, ch, opt.Params.Max, store); err != nil {
+		return Content{}, err
+	}
+	whole.Sum(c.Digest[:0])
+	c.Chunks = len(entries)
+	if opt.Inline && len(entries) <= 1 {
+		return c, nil
+	}
+	id, nb, nc, err := s.writeRecipe(entries, opt.Params)
+	if err != nil {
+		return Content{}, err
+	}
+	c.Recipe = id
+	c.NewBytes += nb
+	c.NewChunks += nc
+	return c, nil
+}
+
+// pipeline runs the chunker on this goroutine and fn (hashing and storing) on
+// another, passing copies of chunks through a small bounded queue.
+func pipeline(ctx context.Context, ch *Chunker, max int, fn func([]byte) error) error {
+	const depth = 16
+	pool := sync.Pool{New: func() any { b := make([]byte, 0, max); return &b }}
+	queue := make(chan *[]byte, depth)
+	errc := make(chan error, 1)
+	go func() {
+		var err error
+		for bp := range queue {
+			if err == nil {
+				err = fn(*bp)
+			}
+			pool.Put(bp)
+		}
+		errc <- err
+	}()
+	var rerr error
+	for {
+		if rerr = ctx.Err(); rerr != nil {
+			break
+		}
+		b, err := ch.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			rerr = err
+			break
+		}
+		bp := pool.Get().(*[]byte)
+		*bp = append((*bp)[:0], b...)
+		queue <- bp
+	}
+	close(queue)
+	werr := <-errc
+	if rerr != nil {
+		return rerr
+	}
+	return werr
+}
+
+func encodeEntries(entries []RecipeEntry) []byte {
+	b := make([]byte, len(entries)*recipeEntryLen)
+	for i, e := range entries {
+		o := b[i*recipeEntryLen:]
+		copy(o[:32], e.ID[:])
+		binary.LittleEndian.PutUint64(o[32:40], e.Size)
+	}
+	return b
+}
+
+func (s *Store) writeRecipe(entries []RecipeEntry, p ChunkerParams) (ID, int64, int, error) {
+	var newBytes int64
+	var newChunks int
+	put := func(b []byte) (ID, error) {
+		id := Hash(b)
+		added, err := s.Put(id, b)
+		if added {
+			newBytes += int64(len(b))
+			newChunks++
+		}
+		return id, err
+	}
+	data := encodeEntries(entries)
+	for level := 0; level <= maxRecipeLevel; level++ {
+		if recipeHeadLen+len(data) <= p.Max {
+			node := make([]byte, 0, recipeHeadLen+len(data))
+			node = append(node, recipeMagic...)
+			node = append(node, recipeVersion, byte(level))
+			node = append(node, data...)
+			id, err := put(node)
+			return id, newBytes, newChunks, err
+		}
+		ch, err := NewChunker(bytes.NewReader(data), p)
+		if err != nil {
+			return ID{}, 0, 0, err
+		}
+		var next []RecipeEntry
+		for {
+			b, err := ch.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return ID{}, 0, 0, err
+			}
+			id, err := put(b)
+			if err != nil {
+				return ID{}, 0, 0, err
+			}
+			next = append(next, RecipeEntry{ID: id, Size: uint64(len(b))})
+		}
+		data = encodeEntries(next)
+	}
+	return ID{}, 0, 0, fmt.Errorf("recipe deeper than %d levels", maxRecipeLevel)
+}
+
+// ParseRecipeNode checks a recipe node's header and returns its level and the
+// serialized entries.
+func ParseRecipeNode(b []byte) (level int, entries []byte, err error) {
+	if len(b) < recipeHeadLen || string(b[:6]) != recipeMagic {
+		return 0, nil, fmt.Errorf("%w: not a recipe node", ErrCorrupt)
+	}
+	if b[6] != recipeVersion {
+		return 0, nil, fmt.Errorf("%w: recipe node format %d is not supported", ErrCorrupt, b[6])
+	}
+	level = int(b[7])
+	if level > maxRecipeLevel {
+		return 0, nil, fmt.Errorf("%w: recipe node level %d", ErrCorrupt, level)
+	}
+	entries = b[recipeHeadLen:]
+	if level == 0 && len(entries)%recipeEntryLen != 0 {
+		return 0, nil, fmt.Errorf("%w: recipe node has a partial entry", ErrCorrupt)
+	}
+	return level, entries, nil
+}
+
+// entryReader decodes 40-byte recipe entries from a byte stream.
+type entryReader struct {
+	r   io.Reader
+	buf [recipeEntryLen]byte
+}
+
+func (er *entryReader) next() (RecipeEntry, error) {
+	_, err := io.ReadFull(er.r, er.buf[:])
+	if err == io.ErrUnexpectedEOF {
+		return RecipeEntry{}, fmt.Errorf("%w: recipe ends inside an entry", ErrCorrupt)
+	}
+	if err != nil {
+		return RecipeEntry{}, err
+	}
+	var e RecipeEntry
+	copy(e.ID[:], er.buf[:32])
+	e.Size = binary.LittleEndian.Uint64(er.buf[32:])
+	if e.Size == 0 || e.Size > 64<<20 {
+		return RecipeEntry{}, fmt.Errorf("%w: recipe entry of %d bytes", ErrCorrupt, e.Size)
+	}
+	return e, nil
+}
+
+// chunkStream concatenates the chunks listed by an entry stream, reading each from
+// the store (verified) and reporting it to visit.
+type chunkStream struct {
+	s     *Store
+	src   *entryReader
+	visit func(RecipeEntry)
+	buf   []byte
+	rest  []byte
+}
+
+func (cs *chunkStream) Read(p []byte) (int, error) {
+	for len(cs.rest) == 0 {
+		e, err := cs.src.next()
+		if err != nil {
+			return 0, err
+		}
+		if cs.visit != nil {
+			cs.visit(e)
+		}
+		b, err := cs.s.ReadChunk(e.ID, cs.buf)
+		if err != nil {
+			return 0, err
+		}
+		if uint64(len(b)) != e.Size {
+			return 0, fmt.Errorf("%w: chunk %s has %d bytes, recipe says %d", ErrCorrupt, e.ID.Short(), len(b), e.Size)
+		}
+		cs.buf = b
+		cs.rest = b
+	}
+	n := copy(p, cs.rest)
+	cs.rest = cs.rest[n:]
+	return n, nil
+}
+
+// WalkRecipe calls meta for the recipe's own chunks (the node and any intermediate
+// pieces) and data for each content chunk, in order. It needs the recipe's own
+// chunks in the store (a missing one gives a *MissingError) but not the data
+// chunks.
+func (s *Store) WalkRecipe(ctx context.Context, recipe ID, meta func(ID), data func(RecipeEntry) error) error {
+	node, err := s.ReadChunk(recipe, nil)
+	if err != nil {
+		return err
+	}
+	if meta != nil {
+		meta(recipe)
+	}
+	level, body, err := ParseRecipeNode(node)
+	if err != nil {
+		return fmt.Errorf("recipe %s: %w", recipe.Short(), err)
+	}
+	var r io.Reader = bytes.NewReader(body)
+	for l := level; l > 0; l-- {
+		r = &chunkStream{s: s, src: &entryReader{r: r}, visit: func(e RecipeEntry) {
+			if meta != nil {
+				meta(e.ID)
+			}
+		}}
+	}
+	er := &entryReader{r: r}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		e, err := er.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("recipe %s: %w", recipe.Short(), err)
+		}
+		if err := data(e); err != nil {
+			return err
+		}
+	}
+}
+
+// ReadContent writes the content named by recipe to w, verifying every chunk, and
+// returns the number of bytes written. For inline content (zero recipe) pass the
+// digest and size instead via ReadInline.
+func (s *Store) ReadContent(ctx context.Context, recipe ID, w io.Writer) (int64, error) {
+	var n int64
+	var buf []byte
+	err := s.WalkRecipe(ctx, recipe, nil, func(e RecipeEntry) error {
+		b, err := s.ReadChunk(e.ID, buf)
+		if err != nil {
+			return err
+		}
+		if uint64(len(b)) != e.Size {
+			return fmt.Errorf("%w: chunk %s has %d bytes, recipe says %d", ErrCorrupt, e.ID.Short(), len(b), e.Size)
+		}
+		buf = b
+		m, err := w.Write(b)
+		n += int64(m)
+		return err
+	})
+	return n, err
+}
+
+// ReadInline writes inline content (one chunk named by its digest, or nothing when
+// size is 0) to w.
+func (s *Store) ReadInline(digest ID, size int64, w io.Writer) (int64, error) {
+	if size == 0 {
+		if digest != Hash(nil) {
+			return 0, fmt.Errorf("%w: empty content with digest %s", ErrCorrupt, digest.Short())
+		}
+		return 0, nil
+	}
+	b, err := s.ReadChunk(digest, nil)
+	if err != nil {
+		return 0, err
+	}
+	if int64(len(b)) != size {
+		return 0, fmt.Errorf("%w: chunk %s has %d bytes, expected %d", ErrCorrupt, digest.Short(), len(b), size)
+	}
+	n, err := w.Write(b)
+	return int64(n), err
+}
+
+// errStop ends a walk early without error.
+var errStop = errors.New("stop")

@@ -1,0 +1,422 @@
+package objects
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// DefaultPackSize is the size at which the store closes a pack and starts another.
+const DefaultPackSize = 64 << 20
+
+// Loc says where a chunk lives in the local store.
+type Loc struct {
+	Pack   ID
+	Offset uint64
+	Length uint32
+}
+
+// Store is the local content store under .trove/store:
+//
+//	packs/<first 2 hex>/<pack hex>.pack   immutable packs, named by their BLAKE3
+//	index/<pack hex>.idx                  the index of each pack (see EncodeIndexFile)
+//	tmp/                                  packs being written
+//
+// Chunks become visible only when their pack is complete: Flush writes the pack,
+// fsyncs it, renames it into place and then writes its index file, so a crash at any
+// point leaves either a complete pack (whose index can be rebuilt from the pack
+// itself) or an orphan temp file, never a damaged object. Every read verifies the
+// BLAKE3 of what it read.
+//
+// A Store is safe for concurrent use by multiple goroutines.
+type Store struct {
+	dir      string
+	packSize uint64
+
+	mu      sync.RWMutex
+	index   map[ID]Loc
+	packs   map[ID]int64 // pack id -> size
+	pending map[ID]struct{}
+	cur     *PackWriter
+	curFile *os.File
+
+	fmu   sync.Mutex
+	files map[ID]*os.File
+}
+
+// OpenStore opens (creating if needed) the store in dir and loads its index.
+func OpenStore(dir string) (*Store, error) {
+	for _, d := range []string{"packs", "index", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+	}
+	s := &Store{
+		dir: dir, packSize: DefaultPackSize,
+		index: map[ID]Loc{}, packs: map[ID]int64{}, pending: map[ID]struct{}{},
+		files: map[ID]*os.File{},
+	}
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// SetPackSize changes the target pack size (for tests and benchmarks).
+func (s *Store) SetPackSize(n int) { s.packSize = uint64(n) }
+
+// Dir returns the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// PackPath returns where pack id is (or would be) stored.
+func (s *Store) PackPath(id ID) string {
+	h := id.Hex()
+	return filepath.Join(s.dir, "packs", h[:2], h+".pack")
+}
+
+// IndexPath returns where the index of pack id is stored.
+func (s *Store) IndexPath(id ID) string {
+	return filepath.Join(s.dir, "index", id.Hex()+".idx")
+}
+
+func (s *Store) load() error {
+	idxDir := filepath.Join(s.dir, "index")
+	ents, err := os.ReadDir(idxDir)
+	if err != nil {
+		return fmt.Errorf("read store index: %w", err)
+	}
+	have := map[ID]bool{}
+	for _, e := range ents {
+		name := e.Name()
+		h, ok := strings.CutSuffix(name, ".idx")
+		if !ok {
+			continue
+		}
+		pid, err := ParseHex(h)
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(idxDir, name))
+		if err != nil {
+			return fmt.Errorf("read index %s: %w", name, err)
+		}
+		got, entries, err := DecodeIndexFile(b)
+		if err != nil || got != pid {
+			// A damaged index is rebuilt from its pack, which carries the same entries.
+			if rerr := s.reindexPack(pid); rerr != nil {
+				return fmt.Errorf("index %s is damaged (%v) and its pack cannot be read: %w", name, err, rerr)
+			}
+			have[pid] = true
+			continue
+		}
+		fi, err := os.Stat(s.PackPath(pid))
+		if err != nil {
+			continue // index without pack: the pack was removed; ignore the index
+		}
+		s.addEntries(pid, fi.Size(), entries)
+		have[pid] = true
+	}
+	// Packs without an index (crash between pack rename and index write) are indexed now.
+	return filepath.WalkDir(filepath.Join(s.dir, "packs"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		h, ok := strings.CutSuffix(d.Name(), ".pack")
+		if !ok {
+			return nil
+		}
+		pid, err := ParseHex(h)
+		if err != nil || have[pid] {
+			return nil
+		}
+		return s.reindexPack(pid)
+	})
+}
+
+func (s *Store) reindexPack(pid ID) error {
+	f, err := os.Open(s.PackPath(pid))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	entries, err := ReadPackIndex(f, fi.Size())
+	if err != nil {
+		return fmt.Errorf("pack %s: %w", pid.Short(), err)
+	}
+	if err := WriteFileAtomic(s.IndexPath(pid), EncodeIndexFile(pid, entries), 0o644); err != nil {
+		return err
+	}
+	s.addEntries(pid, fi.Size(), entries)
+	return nil
+}
+
+func (s *Store) addEntries(pid ID, size int64, entries []IndexEntry) {
+	s.packs[pid] = size
+	for _, e := range entries {
+		if _, ok := s.index[e.ID]; !ok {
+			s.index[e.ID] = Loc{Pack: pid, Offset: e.Offset, Length: e.Length}
+		}
+	}
+}
+
+// Has reports whether chunk id is stored (or waiting in the pack being written).
+func (s *Store) Has(id ID) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if _, ok := s.index[id]; ok {
+		return true
+	}
+	_, ok := s.pending[id]
+	return ok
+}
+
+// Lookup returns where a stored chunk is.
+func (s *Store) Lookup(id ID) (Loc, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	l, ok := s.index[id]
+	return l, ok
+}
+
+// Packs returns the ids and sizes of all complete packs, sorted by id.
+func (s *Store) Packs() map[ID]int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make(map[ID]int64, len(s.packs))
+	for k, v := range s.packs {
+		out[k] = v
+	}
+	return out
+}
+
+// PackEntries returns the chunks stored in pack pid, sorted by chunk id.
+func (s *Store) PackEntries(pid ID) ([]IndexEntry, error) {
+	b, err := os.ReadFile(s.IndexPath(pid))
+	if err != nil {
+		return nil, err
+	}
+	got, entries, err := DecodeIndexFile(b)
+	if err != nil {
+		return nil, err
+	}
+	if got != pid {
+		return nil, fmt.Errorf("%w: index of pack %s names pack %s", ErrCorrupt, pid.Short(), got.Short())
+	}
+	return entries, nil
+}
+
+// Put stores data under id = Hash(data), which the caller has computed. It returns
+// false when the chunk was already stored. The chunk is durable after Flush.
+func (s *Store) Put(id ID, data []byte) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.index[id]; ok {
+		return false, nil
+	}
+	if _, ok := s.pending[id]; ok {
+		return false, nil
+	}
+	if s.cur == nil {
+		f, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "pack-*")
+		if err != nil {
+			return false, fmt.Errorf("create pack: %w", err)
+		}
+		pw, err := NewPackWriter(f)
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return false, fmt.Errorf("write pack: %w", err)
+		}
+		s.cur, s.curFile = pw, f
+	}
+	if err := s.cur.Add(id, data); err != nil {
+		return false, fmt.Errorf("write pack: %w", err)
+	}
+	s.pending[id] = struct{}{}
+	if s.cur.Size() >= s.packSize {
+		if err := s.flushLocked(); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// Flush completes the pack being written, if any, and makes its chunks durable and
+// visible.
+func (s *Store) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.flushLocked()
+}
+
+func (s *Store) flushLocked() error {
+	if s.cur == nil {
+		return nil
+	}
+	pw, f := s.cur, s.curFile
+	s.cur, s.curFile = nil, nil
+	s.pending = map[ID]struct{}{}
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write pack: %w", err)
+	}
+	pid, entries, err := pw.Finish()
+	if err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		return fail(err)
+	}
+	dst := s.PackPath(pid)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return fail(err)
+	}
+	if err := SyncDir(filepath.Dir(dst)); err != nil {
+		return err
+	}
+	if err := WriteFileAtomic(s.IndexPath(pid), EncodeIndexFile(pid, entries), 0o644); err != nil {
+		return fmt.Errorf("write pack index: %w", err)
+	}
+	s.addEntries(pid, int64(pw.Size()), entries)
+	return nil
+}
+
+// Abort discards the pack being written. Chunks Put since the last Flush are lost;
+// nothing already stored is touched.
+func (s *Store) Abort() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur != nil {
+		s.curFile.Close()
+		os.Remove(s.curFile.Name())
+		s.cur, s.curFile = nil, nil
+		s.pending = map[ID]struct{}{}
+	}
+}
+
+// AddPack installs a complete pack file (for example one downloaded from a remote)
+// after checking that its bytes match pid and its index is sound. src is moved.
+func (s *Store) AddPack(pid ID, src string) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	got, n, err := HashReader(f)
+	if err != nil {
+		f.Close()
+		return err
+	}
+	if got != pid {
+		f.Close()
+		return fmt.Errorf("%w: pack %s has the bytes of %s", ErrCorrupt, pid.Short(), got.Short())
+	}
+	entries, err := ReadPackIndex(f, n)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	dst := s.PackPath(pid)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	if err := os.Rename(src, dst); err != nil {
+		return err
+	}
+	if err := SyncDir(filepath.Dir(dst)); err != nil {
+		return err
+	}
+	if err := WriteFileAtomic(s.IndexPath(pid), EncodeIndexFile(pid, entries), 0o644); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.addEntries(pid, n, entries)
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Store) packFile(pid ID) (*os.File, error) {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	if f, ok := s.files[pid]; ok {
+		return f, nil
+	}
+	if len(s.files) >= 64 {
+		for k, f := range s.files {
+			f.Close()
+			delete(s.files, k)
+		}
+	}
+	f, err := os.Open(s.PackPath(pid))
+	if err != nil {
+		return nil, err
+	}
+	s.files[pid] = f
+	return f, nil
+}
+
+// ReadChunk returns the bytes of chunk id, appended to buf[:0], after checking
+// their BLAKE3. A chunk that is not stored gives ErrMissing; one whose bytes do not
+// match gives ErrCorrupt.
+func (s *Store) ReadChunk(id ID, buf []byte) ([]byte, error) {
+	loc, ok := s.Lookup(id)
+	if !ok {
+		return nil, &MissingError{ID: id}
+	}
+	f, err := s.packFile(loc.Pack)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &MissingError{ID: id, Pack: loc.Pack}
+		}
+		return nil, fmt.Errorf("chunk %s: %w", id.Short(), err)
+	}
+	if cap(buf) < int(loc.Length) {
+		buf = make([]byte, loc.Length)
+	}
+	buf = buf[:loc.Length]
+	if _, err := f.ReadAt(buf, int64(loc.Offset)); err != nil {
+		return nil, fmt.Errorf("chunk %s in pack %s: %w (%v)", id.Short(), loc.Pack.Short(), ErrCorrupt, err)
+	}
+	if Hash(buf) != id {
+		return nil, fmt.Errorf("chunk %s in pack %s: %w: bytes do not match their id", id.Short(), loc.Pack.Short(), ErrCorrupt)
+	}
+	return buf, nil
+}
+
+// Close releases open pack files and discards an unfinished pack.
+func (s *Store) Close() error {
+	s.Abort()
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	for k, f := range s.files {
+		f.Close()
+		delete(s.files, k)
+	}
+	return nil
+}
+
+// SortedIDs returns ids sorted bytewise; handy for deterministic output.
+func SortedIDs(m map[ID]int64) []ID {
+	out := make([]ID, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return string(out[i][:]) < string(out[j][:]) })
+	return out
+}

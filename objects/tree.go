@@ -1,0 +1,164 @@
+package objects
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// A tree lists the files of a tracked directory. It is stored as content (chunked
+// like any file, see WriteContent) in a line-oriented text form:
+//
+//	trove-tree 1
+//	<mode> <size> <digest hex> <recipe hex or -> <path>
+//	...
+//
+// one line per entry, sorted by path bytes, paths unique, slash-separated and
+// relative. mode is 100644, 100755 (executable) or 120000 (symbolic link, whose
+// "content" is its target). A recipe of "-" means the content is the single chunk
+// named by the digest, or nothing when size is 0.
+//
+// The directory's digest (TreeDigest) is the BLAKE3 of the listing that b3sum
+// prints for the same files, so it can be checked without trove:
+//
+//	cd DIR && find . -type f -printf '%P\n' | LC_ALL=C sort | xargs -d '\n' b3sum | b3sum
+
+const treeHeader = "trove-tree 1\n"
+
+// File modes recorded in trees, as git writes them.
+const (
+	ModeFile    uint32 = 0o100644
+	ModeExec    uint32 = 0o100755
+	ModeSymlink uint32 = 0o120000
+)
+
+// MaxPathLen bounds a path in a tree.
+const MaxPathLen = 4096
+
+// TreeEntry is one file of a tree.
+type TreeEntry struct {
+	Path   string
+	Mode   uint32
+	Size   int64
+	Digest ID
+	Recipe ID // zero: inline content (see WriteOptions.Inline)
+}
+
+// ValidPath checks that p is a clean, relative, slash-separated path that stays
+// inside its directory and that trove can record unambiguously.
+func ValidPath(p string) error {
+	switch {
+	case p == "":
+		return fmt.Errorf("empty path")
+	case len(p) > MaxPathLen:
+		return fmt.Errorf("path longer than %d bytes", MaxPathLen)
+	case !utf8.ValidString(p):
+		return fmt.Errorf("path %q is not valid UTF-8", p)
+	case strings.ContainsAny(p, "\x00\n\r\\"):
+		return fmt.Errorf("path %q contains NUL, newline, carriage return or backslash", p)
+	case strings.HasPrefix(p, "/"):
+		return fmt.Errorf("path %q is absolute", p)
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return fmt.Errorf("path %q has an empty, . or .. segment", p)
+		}
+	}
+	return nil
+}
+
+// SortTree sorts entries by path bytes.
+func SortTree(entries []TreeEntry) {
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
+}
+
+// EncodeTree serializes sorted, valid entries.
+func EncodeTree(entries []TreeEntry) []byte {
+	var b bytes.Buffer
+	b.Grow(len(treeHeader) + len(entries)*160)
+	b.WriteString(treeHeader)
+	for _, e := range entries {
+		b.WriteString(strconv.FormatUint(uint64(e.Mode), 8))
+		b.WriteByte(' ')
+		b.WriteString(strconv.FormatInt(e.Size, 10))
+		b.WriteByte(' ')
+		b.WriteString(e.Digest.Hex())
+		b.WriteByte(' ')
+		if e.Recipe.IsZero() {
+			b.WriteByte('-')
+		} else {
+			b.WriteString(e.Recipe.Hex())
+		}
+		b.WriteByte(' ')
+		b.WriteString(e.Path)
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+// DecodeTree parses a tree strictly: any malformed line, unsafe path, unknown mode,
+// unsorted or duplicate entry is an error wrapping ErrCorrupt.
+func DecodeTree(b []byte) ([]TreeEntry, error) {
+	rest, ok := bytes.CutPrefix(b, []byte(treeHeader))
+	if !ok {
+		return nil, fmt.Errorf("%w: not a trove tree", ErrCorrupt)
+	}
+	var out []TreeEntry
+	line := 1
+	for len(rest) > 0 {
+		line++
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			return nil, fmt.Errorf("%w: tree line %d has no newline", ErrCorrupt, line)
+		}
+		l := string(rest[:i])
+		rest = rest[i+1:]
+		f := strings.SplitN(l, " ", 5)
+		if len(f) != 5 {
+			return nil, fmt.Errorf("%w: tree line %d: want 5 fields", ErrCorrupt, line)
+		}
+		var e TreeEntry
+		mode, err := strconv.ParseUint(f[0], 8, 32)
+		if err != nil || (uint32(mode) != ModeFile && uint32(mode) != ModeExec && uint32(mode) != ModeSymlink) {
+			return nil, fmt.Errorf("%w: tree line %d: bad mode %q", ErrCorrupt, line, f[0])
+		}
+		e.Mode = uint32(mode)
+		e.Size, err = strconv.ParseInt(f[1], 10, 64)
+		if err != nil || e.Size < 0 || strconv.FormatInt(e.Size, 10) != f[1] {
+			return nil, fmt.Errorf("%w: tree line %d: bad size %q", ErrCorrupt, line, f[1])
+		}
+		if e.Digest, err = ParseHex(f[2]); err != nil {
+			return nil, fmt.Errorf("%w: tree line %d: %v", ErrCorrupt, line, err)
+		}
+		if f[3] != "-" {
+			if e.Recipe, err = ParseHex(f[3]); err != nil {
+				return nil, fmt.Errorf("%w: tree line %d: %v", ErrCorrupt, line, err)
+			}
+		}
+		if err := ValidPath(f[4]); err != nil {
+			return nil, fmt.Errorf("%w: tree line %d: %v", ErrCorrupt, line, err)
+		}
+		e.Path = f[4]
+		if n := len(out); n > 0 && out[n-1].Path >= e.Path {
+			return nil, fmt.Errorf("%w: tree line %d: %q is out of order or duplicated", ErrCorrupt, line, e.Path)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// TreeDigest returns the digest of a directory with these (sorted) entries: the
+// BLAKE3 of the lines "<digest hex>  <path>\n", exactly what b3sum prints.
+func TreeDigest(entries []TreeEntry) ID {
+	var b bytes.Buffer
+	for _, e := range entries {
+		b.WriteString(e.Digest.Hex())
+		b.WriteString("  ")
+		b.WriteString(e.Path)
+		b.WriteByte('\n')
+	}
+	return Hash(b.Bytes())
+}
