@@ -69,6 +69,10 @@ func newApp(e *env) *cli.App {
 			statusCommand(e),
 			checkoutCommand(e),
 			lsCommand(e),
+			remoteCommand(e),
+			pushCommand(e),
+			fetchCommand(e),
+			pullCommand(e),
 			versionCommand(e),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {

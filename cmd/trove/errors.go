@@ -57,6 +57,8 @@ func classify(err error) (int, []string) {
 		return exitUsage, []string{"track it first with `trove add PATH`; `trove ls` lists what is tracked"}
 	case errors.Is(err, manifest.ErrUnsupported):
 		return exitUsage, nil
+	case errors.Is(err, manifest.ErrConfig):
+		return exitUsage, []string{"fix .trove/config (it is YAML; `trove remote add` rewrites the remotes section)"}
 	case errors.Is(err, manifest.ErrNewerFormat):
 		return exitUsage, []string{"this manifest was written by a newer trove: upgrade trove to read it"}
 	case errors.Is(err, manifest.ErrNotCanonical):

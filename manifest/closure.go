@@ -1,0 +1,127 @@
+package manifest
+
+import (
+	"context"
+
+	"github.com/trove-dev/trove/objects"
+)
+
+// Needed is every chunk some artifacts need: recipe and tree chunks as well as data.
+type Needed struct {
+	Chunks    []objects.ID // unique, in first-seen order
+	DataBytes int64        // bytes of unique data chunks
+	Files     int64
+}
+
+// Needed walks the artifacts' recipes and trees and lists every chunk they need.
+// Recipe and tree chunks the store lacks are obtained through ensure (nil: they
+// must be present); data chunks are only listed. Pull passes a fetcher; push passes
+// nil, since it can only send what is here.
+func (r *Repo) Needed(ctx context.Context, tracked []Tracked, ensure objects.Ensure) (Needed, error) {
+	st, err := r.Store()
+	if err != nil {
+		return Needed{}, err
+	}
+	var n Needed
+	seen := map[objects.ID]bool{}
+	add := func(id objects.ID, size int64, data bool) {
+		if seen[id] {
+			return
+		}
+		seen[id] = true
+		n.Chunks = append(n.Chunks, id)
+		if data {
+			n.DataBytes += size
+		}
+	}
+	var fileTops, treeTops []objects.ID
+	for _, t := range tracked {
+		if t.Err != nil {
+			return n, t.Err
+		}
+		n.Files += t.Manifest.Files
+		if t.Manifest.Type == TypeDir {
+			treeTops = append(treeTops, t.Manifest.Object)
+		} else {
+			fileTops = append(fileTops, t.Manifest.Object)
+		}
+	}
+	// Trees: their text is content too; fetch it, then read the entries.
+	if len(treeTops) > 0 {
+		meta, data, err := st.RecipeChunks(ctx, treeTops, ensure)
+		if err != nil {
+			return n, err
+		}
+		ids := make([]objects.ID, 0, len(data))
+		for _, d := range data {
+			ids = append(ids, d.ID)
+		}
+		if err := ensureIDs(ctx, st, ensure, ids); err != nil {
+			return n, err
+		}
+		for _, id := range meta {
+			add(id, 0, false)
+		}
+		for _, d := range data {
+			add(d.ID, 0, false)
+		}
+		for _, top := range treeTops {
+			entries, err := LoadTree(ctx, st, top)
+			if err != nil {
+				return n, err
+			}
+			for _, e := range entries {
+				switch {
+				case !e.Recipe.IsZero():
+					fileTops = append(fileTops, e.Recipe)
+				case e.Size > 0:
+					add(e.Digest, e.Size, true)
+				}
+			}
+		}
+	}
+	if len(fileTops) > 0 {
+		meta, data, err := st.RecipeChunks(ctx, fileTops, ensure)
+		if err != nil {
+			return n, err
+		}
+		for _, id := range meta {
+			add(id, 0, false)
+		}
+		for _, d := range data {
+			add(d.ID, int64(d.Size), true)
+		}
+	}
+	return n, nil
+}
+
+func ensureIDs(ctx context.Context, st *objects.Store, ensure objects.Ensure, ids []objects.ID) error {
+	var missing []objects.ID
+	for _, id := range ids {
+		if !st.Has(id) {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if ensure == nil {
+		return &objects.MissingError{ID: missing[0]}
+	}
+	return ensure(ctx, missing)
+}
+
+// Missing returns the chunks among ids that the local store lacks.
+func (r *Repo) Missing(ids []objects.ID) ([]objects.ID, error) {
+	st, err := r.Store()
+	if err != nil {
+		return nil, err
+	}
+	var out []objects.ID
+	for _, id := range ids {
+		if !st.Has(id) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
