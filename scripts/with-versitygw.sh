@@ -7,6 +7,7 @@
 #   TROVE_TEST_S3_ENDPOINT    127.0.0.1:PORT (plain HTTP)
 #   TROVE_TEST_S3_ACCESS_KEY  access key of the server's root user
 #   TROVE_TEST_S3_SECRET_KEY  its secret key
+#   TROVE_TEST_VERSITYGW      the versitygw binary, for tests that run their own
 #
 # runs CMD, then stops the server, removes the data and exits with CMD's status.
 # versitygw is installed into ./bin (beside this scripts/ directory) on first use.
@@ -132,6 +133,8 @@ fi
 export TROVE_TEST_S3_ENDPOINT="127.0.0.1:$port"
 export TROVE_TEST_S3_ACCESS_KEY="$access"
 export TROVE_TEST_S3_SECRET_KEY="$secret"
+# Tests that must kill and restart a server (fault tests) start their own from this binary.
+export TROVE_TEST_VERSITYGW="$bin"
 echo "with-versitygw: versitygw $VERSITYGW_VERSION on $TROVE_TEST_S3_ENDPOINT (pid $pid)" >&2
 
 "$@"

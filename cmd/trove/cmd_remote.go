@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -107,6 +108,7 @@ func remoteCommand(e *env) *cli.Command {
 					&cli.BoolFlag{Name: "path-style", Usage: "path-style S3 requests (MinIO, Ceph, versitygw)"},
 					&cli.StringFlag{Name: "ca-file", Usage: "PEM bundle of extra CAs for HTTPS"},
 					&cli.StringFlag{Name: "profile", Usage: "profile in the shared AWS credentials file"},
+					&cli.BoolFlag{Name: "create-bucket", Usage: "create the S3 bucket (or the directory) if it does not exist"},
 					jsonFlag, quietFlag,
 				},
 				Action: func(c *cli.Context) error {
@@ -140,6 +142,11 @@ func remoteCommand(e *env) *cli.Command {
 					if !strings.Contains(raw, "://") {
 						if abs, err := filepath.Abs(filepath.Join(e.cwd, raw)); err == nil && !filepath.IsAbs(raw) {
 							rc.URL = abs
+						}
+					}
+					if c.Bool("create-bucket") {
+						if err := e.createBucket(c.Context, r, rc); err != nil {
+							return err
 						}
 					}
 					_, existed := cfg.Remotes[name]
@@ -240,6 +247,25 @@ func remoteCommand(e *env) *cli.Command {
 	}
 }
 
+// createBucket makes the remote's bucket (or directory) exist.
+func (e *env) createBucket(ctx context.Context, r *manifest.Repo, rc manifest.RemoteConfig) error {
+	rem, err := e.dial(ctx, r, rc)
+	if err != nil {
+		return err
+	}
+	switch x := rem.(type) {
+	case *s3.S3:
+		if err := x.MakeBucket(ctx); err != nil {
+			return remoteErr(fmt.Errorf("create bucket: %w", err), rem)
+		}
+	case *local.Local:
+		if err := os.MkdirAll(x.Dir(), 0o755); err != nil {
+			return fmt.Errorf("create remote directory: %w", err)
+		}
+	}
+	return nil
+}
+
 // transferProgress adapts remote progress to the terminal renderer.
 func transferProgress(p *progress, label string) func(remote.Progress) {
 	return func(rp remote.Progress) {
@@ -338,7 +364,7 @@ func remoteErr(err error, rem remote.Remote) error {
 	code := exitRuntime
 	switch {
 	case errors.Is(err, remote.ErrNoBucket):
-		hints = append(hints, "create the bucket first, e.g. `aws s3 mb s3://BUCKET` (with --endpoint-url for other services) or `rclone mkdir REMOTE:BUCKET`")
+		hints = append(hints, "create it: trove remote add NAME URL [--endpoint ...] --create-bucket (or `aws s3 mb s3://BUCKET`)")
 		code = exitUsage
 	case errors.Is(err, remote.ErrAccessDenied):
 		if s, ok := rem.(*s3.S3); ok {
