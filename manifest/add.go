@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -33,7 +34,7 @@ type Event struct {
 // AddOptions configure Add.
 type AddOptions struct {
 	Cwd     string            // paths are relative to this directory
-	Kind    string            // dataset (default), model or artifact
+	Kind    string            // dataset, model or artifact; "" keeps the previous kind (default dataset)
 	Name    string            // artifact name; default: the file or directory name
 	Meta    map[string]string // merged over the previous manifest's metadata
 	Lineage *Lineage          // recorded as given (trove run, trove add --input)
@@ -65,12 +66,12 @@ func ManifestPath(rel string) string { return rel + Ext }
 
 // ReadManifest reads and decodes the manifest of the data at rel.
 func (r *Repo) ReadManifest(rel string) (*Manifest, error) {
-	b, err := os.ReadFile(r.Abs(ManifestPath(rel)))
+	b, err := readManifestFile(r.Abs(ManifestPath(rel)))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: %w", rel, ErrNotTracked)
 		}
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", ManifestPath(rel), err)
 	}
 	m, err := Decode(b)
 	if err != nil {
@@ -82,13 +83,29 @@ func (r *Repo) ReadManifest(rel string) (*Manifest, error) {
 	return m, nil
 }
 
+// readManifestFile reads at most MaxManifestSize+1 bytes of a regular file. A
+// manifest comes from git, possibly from someone else: a symbolic link (to
+// /dev/zero, say), a FIFO or a huge file must not hang or exhaust memory.
+func readManifestFile(abs string) ([]byte, error) {
+	fi, err := os.Lstat(abs)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: not a regular file (%s)", ErrInvalid, fi.Mode().Type())
+	}
+	f, err := os.Open(abs)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, MaxManifestSize+1))
+}
+
 // Add tracks each path: it stores the content's new chunks and writes the manifest
 // and the .gitignore entry. Paths are processed in order; the first error stops
 // the work, leaving already-finished paths tracked and the store consistent.
 func (r *Repo) Add(ctx context.Context, paths []string, opt AddOptions) ([]AddResult, error) {
-	if opt.Kind == "" {
-		opt.Kind = KindDataset
-	}
 	if opt.Name != "" && len(paths) != 1 {
 		return nil, fmt.Errorf("--name needs exactly one path, got %d", len(paths))
 	}
@@ -141,6 +158,9 @@ func (r *Repo) addOne(ctx context.Context, st *objects.Store, rel string, opt Ad
 		if m.Name == "" {
 			m.Name = old.Name
 		}
+		if m.Kind == "" {
+			m.Kind = old.Kind
+		}
 		if len(old.Meta) > 0 {
 			m.Meta = map[string]string{}
 			for k, v := range old.Meta {
@@ -151,6 +171,10 @@ func (r *Repo) addOne(ctx context.Context, st *objects.Store, rel string, opt Ad
 	if m.Name == "" {
 		m.Name = defaultName(path.Base(rel))
 	}
+	if m.Kind == "" {
+		m.Kind = KindDataset
+	}
+	res.Kind = m.Kind
 	for k, v := range opt.Meta {
 		if !ValidMetaKey(k) {
 			return res, fmt.Errorf("metadata key %q: use lowercase letters, digits, '_', '.', '-'", k)
@@ -321,10 +345,12 @@ func (r *Repo) walkFiles(rel string) ([]walkEntry, error) {
 		}
 		sub, _ := filepath.Rel(root, p)
 		sub = filepath.ToSlash(sub)
+		if isGitName(d.Name()) {
+			// A directory or a file (as in a submodule or worktree): either makes
+			// git treat the directory as a repository of its own.
+			return fmt.Errorf("%s/%s: %w: a git repository inside a tracked directory", rel, sub, ErrUnsupported)
+		}
 		if d.IsDir() {
-			if d.Name() == ".git" {
-				return fmt.Errorf("%s/%s: %w: a git repository inside a tracked directory", rel, sub, ErrUnsupported)
-			}
 			return nil
 		}
 		if err := objects.ValidPath(sub); err != nil {
@@ -367,12 +393,7 @@ func (r *Repo) linkEntry(st *objects.Store, e walkEntry, dirRel string) (objects
 	if err != nil {
 		return objects.TreeEntry{}, err
 	}
-	resolved := target
-	if !filepath.IsAbs(resolved) {
-		resolved = filepath.Join(filepath.Dir(r.Abs(e.rel)), target)
-	}
-	relTo, err := filepath.Rel(r.Root, filepath.Clean(resolved))
-	if filepath.IsAbs(target) || err != nil || relTo == ".." || strings.HasPrefix(relTo, ".."+string(filepath.Separator)) {
+	if !r.linkInside(e.rel, target) {
 		return objects.TreeEntry{}, fmt.Errorf("%s: %w: symbolic link to %s points outside the repository (not followed)", e.rel, ErrUnsupported, target)
 	}
 	b := []byte(target)
@@ -382,6 +403,22 @@ func (r *Repo) linkEntry(st *objects.Store, e walkEntry, dirRel string) (objects
 	}
 	return objects.TreeEntry{Path: strings.TrimPrefix(e.rel, dirRel+"/"), Mode: objects.ModeSymlink, Size: int64(len(b)), Digest: id}, nil
 }
+
+// linkInside reports whether a symbolic link at rel with this target text is
+// relative and, resolved lexically from the link's directory, stays inside the
+// working tree.
+func (r *Repo) linkInside(rel, target string) bool {
+	if target == "" || filepath.IsAbs(target) {
+		return false
+	}
+	resolved := filepath.Join(filepath.Dir(r.Abs(rel)), target)
+	relTo, err := filepath.Rel(r.Root, resolved)
+	return err == nil && relTo != ".." && !strings.HasPrefix(relTo, ".."+string(filepath.Separator))
+}
+
+// isGitName reports whether a path segment names git's own directory (or file).
+// It ignores case, as case-insensitive file systems do.
+func isGitName(seg string) bool { return strings.EqualFold(seg, ".git") }
 
 func (r *Repo) addDir(ctx context.Context, st *objects.Store, rel string, m *Manifest, res *AddResult, params objects.ChunkerParams, opt AddOptions) error {
 	files, err := r.walkFiles(rel)
@@ -449,13 +486,13 @@ func (r *Repo) addDir(ctx context.Context, st *objects.Store, rel string, m *Man
 func (r *Repo) ignore(rel string) error {
 	dir, base := path.Dir(rel), path.Base(rel)
 	gi := r.Abs(path.Join(dir, ".gitignore"))
-	line := "/" + base
+	line := gitignoreLine(base)
 	b, err := os.ReadFile(gi)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if strings.TrimSpace(l) == line {
+		if strings.TrimSuffix(l, "\r") == line {
 			return nil
 		}
 	}
@@ -464,4 +501,25 @@ func (r *Repo) ignore(rel string) error {
 	}
 	b = append(b, line+"\n"...)
 	return objects.WriteFileAtomic(gi, b, 0o644)
+}
+
+// gitignoreLine returns the .gitignore pattern that matches exactly the file or
+// directory called name beside the .gitignore: "/" + name, with the glob
+// characters * ? [ and \ escaped by a backslash, as are trailing spaces (which git
+// would otherwise drop). Without the escapes "/data[1].csv" would ignore
+// data1.csv and leave data[1].csv to be committed.
+func gitignoreLine(name string) string {
+	var b strings.Builder
+	b.WriteByte('/')
+	trimmed := strings.TrimRight(name, " ")
+	for _, c := range trimmed {
+		if strings.ContainsRune(`*?[\`, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	for range len(name) - len(trimmed) {
+		b.WriteString(`\ `)
+	}
+	return b.String()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"sort"
@@ -14,6 +15,24 @@ import (
 
 func (e *env) open() (*manifest.Repo, error) {
 	return manifest.Open(e.cwd)
+}
+
+// lockWait is how long a command waits for another trove process in the same
+// repository before giving up.
+const lockWait = 30 * time.Second
+
+// openLocked opens the repository and takes its write lock; close releases both.
+func (e *env) openLocked(c *cli.Context) (*manifest.Repo, func(), error) {
+	r, err := e.open()
+	if err != nil {
+		return nil, nil, err
+	}
+	unlock, err := r.Lock(c.Context, lockWait)
+	if err != nil {
+		r.Close()
+		return nil, nil, err
+	}
+	return r, func() { r.Close(); unlock() }, nil
 }
 
 func initCommand(e *env) *cli.Command {
@@ -69,7 +88,7 @@ func addCommand(e *env) *cli.Command {
 		Usage:     "track files or directories: store their chunks and write PATH.trove",
 		ArgsUsage: "PATH...",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "kind", Value: manifest.KindDataset, Usage: "dataset, model or artifact"},
+			&cli.StringFlag{Name: "kind", Usage: "dataset, model or artifact (default: the previous kind, or dataset)"},
 			&cli.StringFlag{Name: "name", Usage: "artifact name (default: the file or directory name)"},
 			&cli.StringSliceFlag{Name: "meta", Usage: "metadata KEY=VALUE (owner, license, classification, description...); repeatable"},
 			jsonFlag, quietFlag, jobsFlag,
@@ -80,22 +99,25 @@ func addCommand(e *env) *cli.Command {
 			}
 			kind := c.String("kind")
 			switch kind {
-			case manifest.KindDataset, manifest.KindModel, manifest.KindArtifact:
+			case "", manifest.KindDataset, manifest.KindModel, manifest.KindArtifact:
 			default:
 				return usageErr(fmt.Sprintf("--kind %q: want dataset, model or artifact", kind))
 			}
 			if n := c.String("name"); n != "" && !manifest.ValidName(n) {
 				return usageErr(fmt.Sprintf("--name %q: use letters, digits, '.', '_' and '-'", n))
 			}
+			if c.String("name") != "" && c.NArg() != 1 {
+				return usageErr(fmt.Sprintf("--name names one artifact, but %d paths were given", c.NArg()), "add the paths one at a time")
+			}
 			meta, err := parseMeta(c.StringSlice("meta"))
 			if err != nil {
 				return err
 			}
-			r, err := e.open()
+			r, done, err := e.openLocked(c)
 			if err != nil {
 				return err
 			}
-			defer r.Close()
+			defer done()
 			start := time.Now()
 			prog := e.progress(c)
 			res, err := r.Add(c.Context, c.Args().Slice(), manifest.AddOptions{
@@ -118,7 +140,7 @@ func addCommand(e *env) *cli.Command {
 			} else if len(res) > 0 {
 				rows := make([][]string, 0, len(res))
 				for _, a := range res {
-					rows = append(rows, []string{a.Path, a.Kind, fmt.Sprint(a.Files), human(a.Size), human(a.NewBytes), a.Digest.String()[:19]})
+					rows = append(rows, []string{relTo(r, e.cwd, a.Path), a.Kind, fmt.Sprint(a.Files), human(a.Size), human(a.NewBytes), a.Digest.String()[:19]})
 				}
 				if terr := table(e.stdout, []string{"PATH", "KIND", "FILES", "SIZE", "NEW", "DIGEST"}, rows); err == nil {
 					err = terr
@@ -172,12 +194,17 @@ func statusCommand(e *env) *cli.Command {
 				if st == nil {
 					st = []manifest.StatusEntry{}
 				}
-				return writeJSON(e.stdout, st)
+				if err := writeJSON(e.stdout, st); err != nil {
+					return err
+				}
 			}
 			counts := map[string]int64{}
 			var rows [][]string
 			for _, s := range st {
 				counts[s.State]++
+				if c.Bool("json") {
+					continue
+				}
 				rows = append(rows, []string{s.State, relTo(r, e.cwd, s.Path), s.Kind, s.Error})
 				for i, ch := range s.Changes {
 					if i == 20 {
@@ -209,7 +236,18 @@ func statusCommand(e *env) *cli.Command {
 			if counts[manifest.StateMissing] > 0 {
 				e.summary(c, "hint: `trove checkout` (or `trove pull`) restores missing data")
 			}
-			return nil
+			var bad []error
+			for _, s := range st {
+				if s.State == manifest.StateInvalid {
+					// Read it again for the error value: it decides the exit code.
+					_, err := r.ReadManifest(s.Path)
+					if err == nil {
+						err = fmt.Errorf("%s: %w: %s", s.Path, manifest.ErrInvalid, s.Error)
+					}
+					bad = append(bad, err)
+				}
+			}
+			return unreadable(bad)
 		},
 	}
 }
@@ -224,11 +262,11 @@ func checkoutCommand(e *env) *cli.Command {
 			jsonFlag, quietFlag, jobsFlag,
 		},
 		Action: func(c *cli.Context) error {
-			r, err := e.open()
+			r, done, err := e.openLocked(c)
 			if err != nil {
 				return err
 			}
-			defer r.Close()
+			defer done()
 			start := time.Now()
 			prog := e.progress(c)
 			res, err := r.Checkout(c.Context, manifest.CheckoutOptions{
@@ -255,6 +293,9 @@ func checkoutCommand(e *env) *cli.Command {
 				for _, k := range a.Kept {
 					fmt.Fprintf(e.stderr, "trove: warning: %s/%s is not in the manifest and was never added; kept\n", a.Path, k)
 				}
+			}
+			if err != nil && len(res) == 0 {
+				return err // nothing was attempted: no summary to give
 			}
 			e.summary(c, "checked out %s: %s restored (%s), %s already up to date, %s removed, in %s",
 				plural(int64(len(res)), "artifact"), plural(restored, "file"), human(bytes), plural(current, "file"), plural(removed, "stale file"), since(start))
@@ -303,12 +344,12 @@ func lsCommand(e *env) *cli.Command {
 				return err
 			}
 			out := []lsRow{}
-			var bad int
+			var bad []error
 			for _, t := range ts {
 				row := lsRow{Path: t.Path}
 				if t.Err != nil {
 					row.Error = t.Err.Error()
-					bad++
+					bad = append(bad, t.Err)
 				} else {
 					m := t.Manifest
 					row = lsRow{Path: t.Path, Name: m.Name, Kind: m.Kind, Type: m.Type, Files: m.Files, Size: m.Size, Digest: m.Digest.String()}
@@ -333,15 +374,44 @@ func lsCommand(e *env) *cli.Command {
 				}
 			}
 			if len(out) == 0 {
+				if only != nil {
+					return fmt.Errorf("%s: %w", c.Args().First(), manifest.ErrNotTracked)
+				}
 				e.summary(c, "nothing tracked yet: track data with `trove add PATH`")
 			}
-			if bad > 0 {
-				return &cliError{msg: fmt.Sprintf("%s cannot be read", plural(int64(bad), "manifest")), code: exitIntegrity,
-					hints: []string{"restore them with `git checkout -- FILE.trove`, or re-create them with `trove add PATH`"}}
-			}
-			return nil
+			return unreadable(bad)
 		},
 	}
+}
+
+// unreadable turns the errors of manifests that cannot be read into one error for
+// the user: exit 2 with "upgrade trove" when they were all written by a newer trove
+// (nothing is wrong with them), exit 3 when one is damaged or was edited by hand.
+func unreadable(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	msg := errs[0].Error()
+	if len(errs) > 1 {
+		msg = fmt.Sprintf("%d manifests cannot be read; the first: %s", len(errs), msg)
+	}
+	ce := &cliError{msg: msg, code: exitUsage, err: errs[0]}
+	var newer, damaged bool
+	for _, err := range errs {
+		if errors.Is(err, manifest.ErrNewerFormat) {
+			newer = true
+		} else {
+			damaged = true
+		}
+	}
+	if damaged {
+		ce.code = exitIntegrity
+		ce.hints = append(ce.hints, "restore a damaged manifest with `git checkout -- FILE.trove`, or re-create it with `trove add PATH`")
+	}
+	if newer {
+		ce.hints = append(ce.hints, "a manifest was written by a newer trove: upgrade trove to read it")
+	}
+	return ce
 }
 
 func versionCommand(e *env) *cli.Command {

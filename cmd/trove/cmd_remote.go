@@ -421,11 +421,11 @@ type fetchReport struct {
 }
 
 func (e *env) fetch(c *cli.Context, checkout bool) (*fetchReport, error) {
-	r, err := e.open()
+	r, done, err := e.openLocked(c)
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
+	defer done()
 	ts, err := e.selected(c, r)
 	if err != nil {
 		return nil, err

@@ -69,6 +69,8 @@ func classify(err error) (int, []string) {
 		return exitIntegrity, []string{"the data is not in the local store: `trove pull` fetches it from the remote"}
 	case errors.Is(err, objects.ErrCorrupt):
 		return exitIntegrity, []string{"the local store is damaged; fetch the data again with `trove pull`"}
+	case errors.Is(err, manifest.ErrLocked):
+		return exitRuntime, []string{"wait for the other trove command to finish and run this one again"}
 	case errors.Is(err, manifest.ErrConflict):
 		return exitRuntime, []string{"save the changes with `trove add PATH`, or pass --force to discard them"}
 	}
