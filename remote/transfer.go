@@ -55,6 +55,9 @@ type Options struct {
 	CacheDir string         // where index files from the remote are kept; "" keeps none
 	Progress func(Progress) // called from several goroutines, never concurrently
 	Backoff  func(int) time.Duration
+	// Force makes Push upload every pack holding a needed chunk, even those the
+	// remote has (to repair damaged objects there).
+	Force bool
 }
 
 func (o *Options) defaults() {
@@ -258,8 +261,8 @@ func Push(ctx context.Context, rem Remote, st *objects.Store, chunks []objects.I
 	var todo []objects.ID
 	var total int64
 	for pid, ids := range need {
-		all := x.Packs[pid]
-		if !all {
+		all := x.Packs[pid] && !opt.Force
+		if !all && !opt.Force {
 			all = true
 			for _, id := range ids {
 				if !x.Has(id) {

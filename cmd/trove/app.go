@@ -69,10 +69,13 @@ func newApp(e *env) *cli.App {
 			statusCommand(e),
 			checkoutCommand(e),
 			lsCommand(e),
+			diffCommand(e),
+			logCommand(e),
 			remoteCommand(e),
 			pushCommand(e),
 			fetchCommand(e),
 			pullCommand(e),
+			verifyCommand(e),
 			versionCommand(e),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {

@@ -306,7 +306,8 @@ func pushCommand(e *env) *cli.Command {
 		Name:      "push",
 		Usage:     "upload the packs that tracked artifacts need and the remote lacks",
 		ArgsUsage: "[PATH...]",
-		Flags:     []cli.Flag{remoteFlag, jobsFlag, jsonFlag, quietFlag},
+		Flags: []cli.Flag{remoteFlag, jobsFlag, jsonFlag, quietFlag,
+			&cli.BoolFlag{Name: "force", Usage: "upload every needed pack even if the remote has it (repairs damaged objects)"}},
 		Action: func(c *cli.Context) error {
 			r, err := e.open()
 			if err != nil {
@@ -335,7 +336,9 @@ func pushCommand(e *env) *cli.Command {
 				return err
 			}
 			prog := e.progress(c)
-			res, err := remote.Push(c.Context, rem, st, need.Chunks, e.transferOptions(c, r, name, prog))
+			opts := e.transferOptions(c, r, name, prog)
+			opts.Force = c.Bool("force")
+			res, err := remote.Push(c.Context, rem, st, need.Chunks, opts)
 			prog.done()
 			if err != nil {
 				return remoteErr(err, rem)
@@ -373,7 +376,7 @@ func remoteErr(err error, rem remote.Remote) error {
 		code = exitUsage
 	case errors.Is(err, objects.ErrCorrupt):
 		code = exitIntegrity
-		hints = append(hints, "nothing corrupt was stored locally; restore the object on the remote by pushing again from a clone that has the data")
+		hints = append(hints, "nothing corrupt was stored locally; repair the remote with `trove push --force` from a clone that has the data")
 	case errors.Is(err, remote.ErrNotFound):
 		code = exitIntegrity
 		hints = append(hints, "the remote lacks data the manifests name: push it from the clone that added it")
