@@ -113,36 +113,78 @@ func (r *Repo) Add(ctx context.Context, paths []string, opt AddOptions) ([]AddRe
 	if err != nil {
 		return nil, err
 	}
+	// Manifests are written only once the chunks they name are durable: all paths
+	// share packs, flushed once at the end (or when one fills), then every finished
+	// path gets its manifest. A failure keeps what finished before it.
 	var out []AddResult
+	var pending []*Manifest
+	var ferr error
 	for _, p := range paths {
 		rel, err := r.Rel(opt.Cwd, p)
 		if err != nil {
-			return out, err
+			ferr = err
+			break
 		}
-		res, err := r.addOne(ctx, st, rel, opt)
+		res, m, err := r.addOne(ctx, st, rel, opt)
 		if err != nil {
-			st.Abort()
-			return out, err
+			ferr = err
+			break
 		}
 		out = append(out, res)
+		pending = append(pending, m)
 	}
-	return out, r.statCache().Save(r.Now())
+	if len(pending) == 0 {
+		st.Abort() // nothing finished: leave no orphan chunks behind
+		return nil, ferr
+	}
+	if err := st.Flush(); err != nil {
+		st.Abort()
+		return nil, err
+	}
+	for i, m := range pending {
+		if err := r.writeManifest(out[i].Path, m); err != nil {
+			return out[:i], err
+		}
+	}
+	if err := r.statCache().Save(); ferr == nil {
+		ferr = err
+	}
+	return out, ferr
 }
 
-func (r *Repo) addOne(ctx context.Context, st *objects.Store, rel string, opt AddOptions) (AddResult, error) {
+func (r *Repo) writeManifest(rel string, m *Manifest) error {
+	b, err := Encode(m)
+	if err != nil {
+		return err
+	}
+	if err := objects.WriteFileAtomic(r.Abs(ManifestPath(rel)), b, 0o644); err != nil {
+		return fmt.Errorf("write manifest: %w", err)
+	}
+	return r.ignore(rel)
+}
+
+func (r *Repo) addOne(ctx context.Context, st *objects.Store, rel string, opt AddOptions) (AddResult, *Manifest, error) {
+	res, m, err := r.addOne1(ctx, st, rel, opt)
+	if err != nil {
+		return res, nil, err
+	}
+	return res, m, nil
+}
+
+func (r *Repo) addOne1(ctx context.Context, st *objects.Store, rel string, opt AddOptions) (AddResult, *Manifest, error) {
 	if strings.HasSuffix(rel, Ext) {
-		return AddResult{}, fmt.Errorf("%s: %w: it is a trove manifest; add the data path %s", rel, ErrUnsupported, strings.TrimSuffix(rel, Ext))
+		return AddResult{}, nil, fmt.Errorf("%s: %w: it is a trove manifest; add the data path %s", rel, ErrUnsupported, strings.TrimSuffix(rel, Ext))
 	}
 	if owner := r.trackedAncestor(rel); owner != "" {
-		return AddResult{}, fmt.Errorf("%s: %w: it is inside the tracked directory %s; add that again instead", rel, ErrUnsupported, owner)
+		return AddResult{}, nil, fmt.Errorf("%s: %w: it is inside the tracked directory %s; add that again instead", rel, ErrUnsupported, owner)
 	}
 	abs := r.Abs(rel)
 	fi, err := os.Lstat(abs)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return AddResult{}, fmt.Errorf("%s: %w", rel, ErrNoSuchPath)
+			return AddResult{}, nil, fmt.Errorf("%s: %w", rel, ErrNoSuchPath)
 		}
-		return AddResult{}, err
+		return AddResult{}, nil, err
 	}
 	res := AddResult{Path: rel, Manifest: ManifestPath(rel), Kind: opt.Kind}
 	old, oldErr := r.ReadManifest(rel)
@@ -177,7 +219,7 @@ func (r *Repo) addOne(ctx context.Context, st *objects.Store, rel string, opt Ad
 	res.Kind = m.Kind
 	for k, v := range opt.Meta {
 		if !ValidMetaKey(k) {
-			return res, fmt.Errorf("metadata key %q: use lowercase letters, digits, '_', '.', '-'", k)
+			return res, nil, fmt.Errorf("metadata key %q: use lowercase letters, digits, '_', '.', '-'", k)
 		}
 		if m.Meta == nil {
 			m.Meta = map[string]string{}
@@ -197,40 +239,27 @@ func (r *Repo) addOne(ctx context.Context, st *objects.Store, rel string, opt Ad
 		m.Type, m.Files = TypeFile, 1
 		c, err := r.addFile(ctx, st, rel, fi, params, false, progressFor(opt.Progress, rel, fi.Size(), 1))
 		if err != nil {
-			return res, err
+			return res, nil, err
 		}
 		m.Digest, m.Object, m.Size = c.Digest, c.Recipe, c.Size
 		res.NewBytes, res.NewChunks = c.NewBytes, c.NewChunks
 	case fi.IsDir():
 		m.Type = TypeDir
 		if err := r.addDir(ctx, st, rel, m, &res, params, opt); err != nil {
-			return res, err
+			return res, nil, err
 		}
 	case fi.Mode()&fs.ModeSymlink != 0:
 		target, _ := os.Readlink(abs)
-		return res, fmt.Errorf("%s: %w: it is a symbolic link (to %s); add the file it points to", rel, ErrUnsupported, target)
+		return res, nil, fmt.Errorf("%s: %w: it is a symbolic link (to %s); add the file it points to", rel, ErrUnsupported, target)
 	default:
-		return res, fmt.Errorf("%s: %w: not a regular file or directory", rel, ErrUnsupported)
-	}
-	if err := st.Flush(); err != nil {
-		return res, err
+		return res, nil, fmt.Errorf("%s: %w: not a regular file or directory", rel, ErrUnsupported)
 	}
 	if err := m.Validate(); err != nil {
-		return res, fmt.Errorf("%s: %w", rel, err)
-	}
-	b, err := Encode(m)
-	if err != nil {
-		return res, err
-	}
-	if err := objects.WriteFileAtomic(r.Abs(res.Manifest), b, 0o644); err != nil {
-		return res, fmt.Errorf("write manifest: %w", err)
-	}
-	if err := r.ignore(rel); err != nil {
-		return res, err
+		return res, nil, fmt.Errorf("%s: %w", rel, err)
 	}
 	res.Name, res.Type, res.Digest, res.Size, res.Files = m.Name, m.Type, m.Digest, m.Size, m.Files
 	res.Unchanged = old != nil && old.Digest == m.Digest
-	return res, nil
+	return res, m, nil
 }
 
 func defaultName(base string) string {

@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/zeebo/blake3"
@@ -88,7 +89,7 @@ func (r *Repo) Checkout(ctx context.Context, opt CheckoutOptions) ([]CheckoutEnt
 			return out, t.Err
 		}
 		e := CheckoutEntry{Path: t.Path}
-		if err := r.checkout1(ctx, st, t.Manifest, t.Path, &e, opt); err != nil {
+		if err := r.checkout1(ctx, st, t.Manifest, t.Path, t.Only, &e, opt); err != nil {
 			return out, err
 		}
 		for _, p := range e.Problems {
@@ -98,7 +99,7 @@ func (r *Repo) Checkout(ctx context.Context, opt CheckoutOptions) ([]CheckoutEnt
 		}
 		out = append(out, e)
 	}
-	if err := r.statCache().Save(r.Now()); err != nil {
+	if err := r.statCache().Save(); err != nil {
 		return out, err
 	}
 	if first != nil {
@@ -107,17 +108,18 @@ func (r *Repo) Checkout(ctx context.Context, opt CheckoutOptions) ([]CheckoutEnt
 	return out, nil
 }
 
-func (r *Repo) checkout1(ctx context.Context, st *objects.Store, m *Manifest, rel string, e *CheckoutEntry, opt CheckoutOptions) error {
+func (r *Repo) checkout1(ctx context.Context, st *objects.Store, m *Manifest, rel string, only []string, e *CheckoutEntry, opt CheckoutOptions) error {
+	dirs := &dirGuard{r: r, ok: map[string]bool{}}
 	if m.Type == TypeFile {
 		fe := objects.TreeEntry{Path: path.Base(rel), Mode: objects.ModeFile, Size: m.Size, Digest: m.Digest, Recipe: m.Object}
 		prog := progressFor(opt.Progress, rel, m.Size, 1)
 		if fi, err := os.Lstat(r.Abs(rel)); err == nil && fi.IsDir() {
 			return fmt.Errorf("%s: %w: a directory is where the file should be", rel, ErrConflict)
 		}
-		if err := os.MkdirAll(r.Abs(path.Dir(rel)), 0o755); err != nil {
-			return err
+		wrote, err := false, dirs.ensure(path.Dir(rel))
+		if err == nil {
+			wrote, err = r.restore(ctx, st, rel, fe, true, opt.Force, prog)
 		}
-		wrote, err := r.restore(ctx, st, rel, fe, true, opt.Force, prog)
 		tally(e, fe, wrote, err)
 		return ctx.Err()
 	}
@@ -127,16 +129,25 @@ func (r *Repo) checkout1(ctx context.Context, st *objects.Store, m *Manifest, re
 	}
 	entries, err := LoadTree(ctx, st, m.Object)
 	if err != nil {
-		e.Problems = append(e.Problems, FileProblem{Path: rel, Error: fmt.Sprintf("read tree: %v", err), err: err})
+		err = fmt.Errorf("read tree: %w", err)
+	} else if err = checkTree(entries); err == nil {
+		err = dirs.ensure(rel)
+	}
+	if err != nil {
+		e.Problems = append(e.Problems, FileProblem{Path: rel, Error: err.Error(), err: err})
 		return nil
 	}
 	want := make(map[string]bool, len(entries))
 	for _, fe := range entries {
 		want[fe.Path] = true
 	}
+	if only != nil {
+		entries = FilterEntries(entries, only)
+	}
 	// Files in the directory that the tree lacks: remove those whose content the
-	// store holds (nothing is lost), keep the rest and say so.
-	if existing, err := r.walkFiles(rel); err == nil {
+	// store holds (nothing is lost), keep the rest and say so. A partial checkout
+	// (only some files of the directory) leaves the rest of the directory alone.
+	if existing, err := r.walkFiles(rel); err == nil && only == nil {
 		for _, f := range existing {
 			sub := f.rel[len(rel)+1:]
 			if want[sub] {
@@ -166,7 +177,7 @@ func (r *Repo) checkout1(ctx context.Context, st *objects.Store, m *Manifest, re
 		g.Go(func() error {
 			frel := rel + "/" + fe.Path
 			var wrote bool
-			err := os.MkdirAll(r.Abs(path.Dir(frel)), 0o755)
+			err := dirs.ensure(path.Dir(frel))
 			if err == nil {
 				wrote, err = r.restore(gctx, st, frel, fe, false, opt.Force, prog)
 			}
@@ -192,20 +203,30 @@ func tally(e *CheckoutEntry, fe objects.TreeEntry, wrote bool, err error) {
 	}
 }
 
-// safeToReplace reports whether the file's current content is known (stat cache)
-// and held by the store, so that overwriting it loses nothing.
+// safeToReplace reports whether overwriting or removing the file loses nothing:
+// a symbolic link (its target text is recorded wherever it was tracked), an empty
+// file, or a regular file whose content is known (from the stat cache, or by
+// hashing it) and held by the store.
 func (r *Repo) safeToReplace(st *objects.Store, rel string, fi fs.FileInfo) bool {
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		return true // a link's target text is recorded wherever it was tracked
+	if fi.Mode()&fs.ModeSymlink != 0 || fi.Size() == 0 {
+		return true
 	}
-	d, rec, ok := r.statCache().Lookup(rel, fi)
-	if !ok {
-		return fi.Size() == 0
+	if !fi.Mode().IsRegular() {
+		return false
 	}
-	if !rec.IsZero() {
-		return st.Has(rec)
+	d, err := r.digest(rel, fi)
+	return err == nil && r.stored(st, rel, d)
+}
+
+// stored reports whether the store holds the content with digest d that was at
+// rel: through the recipe the stat cache recorded for that digest (whatever the
+// file's attributes now: content known by its hash is known), or as a single
+// chunk named by the digest.
+func (r *Repo) stored(st *objects.Store, rel string, d objects.ID) bool {
+	if rec := r.statCache().recipeFor(rel, d); !rec.IsZero() && st.Has(rec) {
+		return true
 	}
-	return fi.Size() == 0 || st.Has(d)
+	return st.Has(d)
 }
 
 // restore writes one file (or link) if it differs from fe. It reports whether it
@@ -223,8 +244,16 @@ func (r *Repo) restore(ctx context.Context, st *objects.Store, rel string, fe ob
 			if t, err := os.Readlink(abs); err == nil && objects.Hash([]byte(t)) == fe.Digest {
 				return false, nil
 			}
-		} else if fi.Mode().IsRegular() {
-			if d, _, ok := r.statCache().Lookup(rel, fi); ok && d == fe.Digest && fi.Size() == fe.Size {
+		}
+		// The current content, from the stat cache or by hashing: either it is
+		// already right, or it decides whether replacing it loses anything.
+		var d objects.ID
+		known := false
+		if fi.Mode().IsRegular() {
+			var err error
+			d, err = r.digest(rel, fi)
+			known = err == nil
+			if known && fe.Mode != objects.ModeSymlink && d == fe.Digest && fi.Size() == fe.Size {
 				if fileMode(fi) != fe.Mode {
 					if err := os.Chmod(abs, perm(fe.Mode)); err != nil {
 						return false, err
@@ -237,16 +266,8 @@ func (r *Repo) restore(ctx context.Context, st *objects.Store, rel string, fe ob
 				return false, nil
 			}
 		}
-		if !force && !r.safeToReplace(st, rel, fi) {
-			// Unknown content: hash it; if it is what we want, nothing to do.
-			if fi.Mode().IsRegular() {
-				if d, err := r.digest(rel, fi); err == nil && d == fe.Digest {
-					if fileMode(fi) != fe.Mode {
-						return true, os.Chmod(abs, perm(fe.Mode))
-					}
-					return false, nil
-				}
-			}
+		safe := fi.Mode()&fs.ModeSymlink != 0 || fi.Size() == 0 || (known && r.stored(st, rel, d))
+		if !force && !safe {
 			return false, fmt.Errorf("%w (add them with trove add, or use --force to discard them)", ErrConflict)
 		}
 	}
@@ -255,6 +276,9 @@ func (r *Repo) restore(ctx context.Context, st *objects.Store, rel string, fe ob
 		b, err := st.ReadChunk(fe.Digest, nil)
 		if err != nil {
 			return false, err
+		}
+		if !r.linkInside(rel, string(b)) {
+			return false, fmt.Errorf("%w: symbolic link to %q would point outside the repository (not created)", ErrUnsupported, b)
 		}
 		tmp := filepath.Join(dir, fmt.Sprintf(".%s.trove-tmp-link", filepath.Base(abs)))
 		os.Remove(tmp)
@@ -280,7 +304,9 @@ func (r *Repo) restore(ctx context.Context, st *objects.Store, rel string, fe ob
 		}
 	}()
 	h := blake3.New()
-	w := io.MultiWriter(f, h)
+	// The limit stops a hostile recipe that expands to more than the manifest's
+	// size before it fills the disk.
+	w := &limitWriter{w: io.MultiWriter(f, h), n: fe.Size}
 	var pw io.Writer = w
 	if prog != nil {
 		pw = progressWriter{w, prog}
@@ -335,4 +361,96 @@ func (p progressWriter) Write(b []byte) (int, error) {
 	n, err := p.w.Write(b)
 	p.prog(int64(n), 0)
 	return n, err
+}
+
+// limitWriter passes on at most n bytes and fails, wrapping objects.ErrCorrupt,
+// when given more.
+type limitWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (l *limitWriter) Write(b []byte) (int, error) {
+	if int64(len(b)) > l.n {
+		return 0, fmt.Errorf("%w: content is longer than the size the manifest records", objects.ErrCorrupt)
+	}
+	n, err := l.w.Write(b)
+	l.n -= int64(n)
+	return n, err
+}
+
+// checkTree refuses trees that cannot be written safely, whatever their digest
+// says (a manifest may come from someone else): an entry that is also the parent
+// directory of another entry (a symbolic link "a" followed by "a/x" would write
+// through the link), and any path segment naming git's directory.
+func checkTree(entries []objects.TreeEntry) error {
+	paths := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		paths[e.Path] = true
+	}
+	for _, e := range entries {
+		for i := 0; i < len(e.Path); i++ {
+			if e.Path[i] != '/' {
+				continue
+			}
+			if paths[e.Path[:i]] {
+				return fmt.Errorf("%w: tree has %s both as a file and as a directory", ErrUnsupported, e.Path[:i])
+			}
+		}
+		for _, seg := range strings.Split(e.Path, "/") {
+			if isGitName(seg) {
+				return fmt.Errorf("%w: tree entry %s is inside a git directory", ErrUnsupported, e.Path)
+			}
+		}
+	}
+	return nil
+}
+
+// dirGuard creates the directories checkout writes into and makes sure that none
+// of them, from the top of the working tree down, is a symbolic link: a link
+// planted in the working tree (or restored from a tree) must never redirect a
+// write outside the repository. It remembers the directories it has checked. It
+// is safe for concurrent use.
+type dirGuard struct {
+	r  *Repo
+	mu sync.Mutex
+	ok map[string]bool
+}
+
+// ensure checks, and creates where missing, the repository-relative directory dir.
+func (g *dirGuard) ensure(dir string) error {
+	if dir == "." || dir == "" {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.ok[dir] {
+		return nil
+	}
+	cur := ""
+	for _, seg := range strings.Split(dir, "/") {
+		cur = path.Join(cur, seg)
+		if g.ok[cur] {
+			continue
+		}
+		abs := g.r.Abs(cur)
+		fi, err := os.Lstat(abs)
+		if errors.Is(err, fs.ErrNotExist) {
+			if err := os.Mkdir(abs, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+				return err
+			}
+			fi, err = os.Lstat(abs)
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return fmt.Errorf("%w: %s is a symbolic link where a directory should be (not followed)", ErrConflict, cur)
+		case !fi.IsDir():
+			return fmt.Errorf("%w: %s is a file where a directory should be", ErrConflict, cur)
+		}
+		g.ok[cur] = true
+	}
+	return nil
 }

@@ -35,6 +35,7 @@ func (r *Repo) Needed(ctx context.Context, tracked []Tracked, ensure objects.Ens
 		}
 	}
 	var fileTops, treeTops []objects.ID
+	subset := map[objects.ID][]string{}
 	for _, t := range tracked {
 		if t.Err != nil {
 			return n, t.Err
@@ -42,6 +43,9 @@ func (r *Repo) Needed(ctx context.Context, tracked []Tracked, ensure objects.Ens
 		n.Files += t.Manifest.Files
 		if t.Manifest.Type == TypeDir {
 			treeTops = append(treeTops, t.Manifest.Object)
+			if t.Only != nil {
+				subset[t.Manifest.Object] = t.Only
+			}
 		} else {
 			fileTops = append(fileTops, t.Manifest.Object)
 		}
@@ -69,6 +73,9 @@ func (r *Repo) Needed(ctx context.Context, tracked []Tracked, ensure objects.Ens
 			entries, err := LoadTree(ctx, st, top)
 			if err != nil {
 				return n, err
+			}
+			if only, ok := subset[top]; ok {
+				entries = FilterEntries(entries, only)
 			}
 			for _, e := range entries {
 				switch {

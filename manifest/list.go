@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/trove-dev/trove/objects"
 )
 
 // Tracked is one manifest found in the working tree.
@@ -16,6 +18,20 @@ type Tracked struct {
 	Path     string    // repository-relative data path
 	Manifest *Manifest // nil when Err is set
 	Err      error
+	// Only, when not nil, restricts a directory artifact to these files or
+	// subdirectories (paths inside the directory): `trove pull data/images/cat.jpg`.
+	Only []string
+}
+
+// FilterEntries keeps the tree entries at or under one of the paths in only.
+func FilterEntries(entries []objects.TreeEntry, only []string) []objects.TreeEntry {
+	var out []objects.TreeEntry
+	for _, e := range entries {
+		if selected(e.Path, only) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // List finds every manifest in the working tree (skipping .git, .trove and the
@@ -54,11 +70,16 @@ func (r *Repo) List(ctx context.Context, only []string) ([]Tracked, error) {
 				}
 			case strings.HasSuffix(n, Ext) && len(n) > len(Ext):
 				data := strings.TrimSuffix(rel, Ext)
-				if !selected(data, only) {
+				sub, inside := within(data, only)
+				if !selected(data, only) && !inside {
 					continue
 				}
 				m, err := r.ReadManifest(data)
-				out = append(out, Tracked{Path: data, Manifest: m, Err: err})
+				t := Tracked{Path: data, Manifest: m, Err: err}
+				if inside && !selected(data, only) {
+					t.Only = sub
+				}
+				out = append(out, t)
 			}
 		}
 		return nil
@@ -68,6 +89,18 @@ func (r *Repo) List(ctx context.Context, only []string) ([]Tracked, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
+}
+
+// within returns the parts of the selections that lie inside the artifact at rel
+// (as paths relative to it).
+func within(rel string, only []string) ([]string, bool) {
+	var sub []string
+	for _, o := range only {
+		if strings.HasPrefix(o, rel+"/") {
+			sub = append(sub, o[len(rel)+1:])
+		}
+	}
+	return sub, len(sub) > 0
 }
 
 func selected(rel string, only []string) bool {

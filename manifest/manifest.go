@@ -2,13 +2,16 @@ package manifest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"regexp"
-	"sort"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/trove-dev/trove/objects"
 )
@@ -132,6 +135,7 @@ type Manifest struct {
 var (
 	nameRe    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 	metaKeyRe = regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,63}$`)
+	commitRe  = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
 )
 
 // ValidName reports whether s can name an artifact (and a registry entry).
@@ -197,9 +201,41 @@ func (m *Manifest) Validate() error {
 		}
 	}
 	if l := m.Lineage; l != nil {
+		if l.Code != nil && !commitRe.MatchString(l.Code.Commit) {
+			return bad("lineage code commit %q: want 40 or 64 lowercase hex digits", l.Code.Commit)
+		}
+		for _, t := range []struct{ name, v string }{{"started", l.Started}, {"ended", l.Ended}} {
+			if t.v == "" {
+				continue
+			}
+			if _, err := time.Parse(time.RFC3339, t.v); err != nil || !strings.HasSuffix(t.v, "Z") {
+				return bad("lineage %s %q: want an RFC 3339 time in UTC (ending in Z)", t.name, t.v)
+			}
+		}
 		for i, in := range l.Inputs {
 			if in.Digest.IsZero() || in.Path == "" {
 				return bad("lineage input %d needs a digest and a path", i)
+			}
+			if objects.ValidPath(in.Path) != nil {
+				return bad("lineage input %d: path %q must be a clean repository-relative slash path", i, in.Path)
+			}
+			if in.Name != "" && !ValidName(in.Name) {
+				return bad("lineage input %d: name %q is not a valid artifact name", i, in.Name)
+			}
+			switch in.Kind {
+			case "", KindDataset, KindModel, KindArtifact:
+			default:
+				return bad("lineage input %d: kind %q: want dataset, model or artifact", i, in.Kind)
+			}
+		}
+	}
+	if p := m.Profile; p != nil {
+		if p.Format == "" || p.Rows < 0 {
+			return bad("profile needs a format and a non-negative row count")
+		}
+		for i, c := range p.Columns {
+			if c.Name == "" || c.Nulls < 0 {
+				return bad("profile column %d needs a name and a non-negative null count", i)
 			}
 		}
 	}
@@ -216,14 +252,14 @@ func Encode(m *Manifest) ([]byte, error) {
 }
 
 func encode(m *Manifest) ([]byte, error) {
-	if m.Lineage != nil {
-		sort.SliceStable(m.Lineage.Inputs, func(i, j int) bool {
-			a, b := m.Lineage.Inputs[i], m.Lineage.Inputs[j]
-			if a.Role != b.Role {
-				return a.Role < b.Role
-			}
-			return a.Path < b.Path
-		})
+	if m.Lineage != nil && len(m.Lineage.Inputs) > 1 {
+		// Sort a copy: encoding must not modify (or race on) the caller's manifest.
+		// The order is total, so every set of inputs has exactly one encoding.
+		c, l := *m, *m.Lineage
+		l.Inputs = slices.Clone(l.Inputs)
+		slices.SortFunc(l.Inputs, compareInputs)
+		c.Lineage = &l
+		m = &c
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -233,6 +269,18 @@ func encode(m *Manifest) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// compareInputs orders lineage inputs by role, then path, digest, name and kind,
+// comparing bytes.
+func compareInputs(a, b Input) int {
+	return cmp.Or(
+		strings.Compare(a.Role, b.Role),
+		strings.Compare(a.Path, b.Path),
+		bytes.Compare(a.Digest[:], b.Digest[:]),
+		strings.Compare(a.Name, b.Name),
+		strings.Compare(a.Kind, b.Kind),
+	)
 }
 
 // Decode parses a manifest strictly: unknown fields, trailing data, a newer format,

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5"
@@ -38,6 +39,7 @@ type Repo struct {
 	Root  string // absolute, symlinks resolved
 	trove string
 
+	mu    sync.Mutex // guards the lazy opening of store and cache
 	store *objects.Store
 	cache *StatCache
 	// Now is the clock used for timestamps; tests and replays set it.
@@ -135,6 +137,8 @@ func (r *Repo) TroveDir() string { return r.trove }
 
 // Store opens the local content store on first use.
 func (r *Repo) Store() (*objects.Store, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.store == nil {
 		s, err := objects.OpenStore(filepath.Join(r.trove, "store"))
 		if err != nil {
@@ -145,18 +149,24 @@ func (r *Repo) Store() (*objects.Store, error) {
 	return r.store, nil
 }
 
+// statCache opens the stat cache on first use. Add, Status and Checkout call it
+// from several goroutines at once.
 func (r *Repo) statCache() *StatCache {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.cache == nil {
-		r.cache = OpenStatCache(filepath.Join(r.trove, "cache", "stat"))
+		r.cache = OpenStatCache(filepath.Join(r.trove, "cache", "stat"), r.Now)
 	}
 	return r.cache
 }
 
 // Close flushes caches and releases the store.
 func (r *Repo) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	var err error
 	if r.cache != nil {
-		err = r.cache.Save(r.Now())
+		err = r.cache.Save()
 	}
 	if r.store != nil {
 		if cerr := r.store.Close(); err == nil {
@@ -187,9 +197,14 @@ func (r *Repo) Rel(cwd, p string) (string, error) {
 		return "", fmt.Errorf("%s: %w", p, ErrOutsideRepo)
 	}
 	rel = filepath.ToSlash(rel)
-	first := strings.SplitN(rel, "/", 2)[0]
-	if first == ".git" || first == Dir {
-		return "", fmt.Errorf("%s: %w (it belongs to %s)", rel, ErrUnsupported, first)
+	segs := strings.Split(rel, "/")
+	if segs[0] == Dir {
+		return "", fmt.Errorf("%s: %w (it belongs to %s)", rel, ErrUnsupported, Dir)
+	}
+	for _, s := range segs {
+		if isGitName(s) {
+			return "", fmt.Errorf("%s: %w (it belongs to git)", rel, ErrUnsupported)
+		}
 	}
 	return rel, nil
 }

@@ -73,7 +73,7 @@ func (r *Repo) Status(ctx context.Context, opt StatusOptions) ([]StatusEntry, er
 		}
 		out = append(out, e)
 	}
-	return out, r.statCache().Save(r.Now())
+	return out, r.statCache().Save()
 }
 
 func (r *Repo) status1(ctx context.Context, m *Manifest, rel string, e *StatusEntry, jobs int) error {
@@ -142,7 +142,9 @@ func (r *Repo) digest(rel string, fi fs.FileInfo) (objects.ID, error) {
 		return d, fmt.Errorf("hash %s: %w", rel, err)
 	}
 	if n == fi.Size() {
-		cache.Update(rel, fi, d, objects.ID{})
+		// Keep the recipe recorded for this content, if any: Add and Checkout
+		// use it to know the content is stored.
+		cache.Update(rel, fi, d, cache.recipeFor(rel, d))
 	}
 	return d, nil
 }

@@ -5,8 +5,11 @@
 // # Ids
 //
 // Every object is named by the BLAKE3-256 of its bytes, written "blake3:<64 hex>"
-// (see ID). A file's digest is the BLAKE3 of its whole content, so b3sum prints the
-// same hex and anyone can check a manifest without trove.
+// (see ID, Hash, ParseID; the hex is lowercase and there is exactly one way to write
+// an id). A file's digest is the BLAKE3 of its whole content, so b3sum prints the
+// same hex and anyone can check a manifest without trove. Chunks, recipe nodes and
+// packs are named the same way, so anything read back can be checked against its
+// name.
 //
 // # Chunks
 //
@@ -19,12 +22,101 @@
 // in testdata/chunker_vectors.json pin the boundaries: changing them is a format
 // change.
 //
-// # Recipes, trees and packs
+// # Packs
 //
-// A file's recipe is its ordered list of chunks; a directory's tree lists its files.
-// Both are stored as content themselves. Chunks are appended to immutable pack files
-// named by their BLAKE3, with an index from chunk id to (pack, offset, length), so a
-// gigabyte of data is a handful of files rather than tens of thousands. The local
-// Store keeps packs and indexes under .trove/, writes atomically and verifies the
-// BLAKE3 of everything it reads.
+// Chunks are appended to pack files rather than stored one file per chunk: a
+// gigabyte at 64 KiB a chunk is a handful of packs instead of 16k files (or S3
+// objects). A pack is
+//
+//	"TRVPACK1" | chunk bytes, back to back | index | footer
+//
+// where the index lists (chunk id, offset, length) for every chunk, sorted by id, and
+// the 20-byte footer holds the index offset, the entry count and "TRVPEND1". A pack
+// is immutable and named by the BLAKE3 of all its bytes, and it describes itself:
+// ReadPackIndex recovers its index from the pack alone, rejecting truncated packs,
+// inconsistent footers, unsorted or duplicate entries and entries that point outside
+// the chunk area. PackWriter builds one.
+//
+// # Index files
+//
+// The same entries are also written to a small index file per pack
+// (EncodeIndexFile: "TRVIDX01", pack id, count, entries, then a BLAKE3 checksum of
+// all that), so that opening a store, or learning what a remote holds, reads a few
+// bytes per pack instead of the packs. An index file is a cache: when it is missing
+// or damaged it is rebuilt from its pack.
+//
+// # The local store
+//
+// A Store lives in a directory, .trove/store in a repository:
+//
+//	packs/<first 2 hex>/<pack hex>.pack   complete packs
+//	index/<pack hex>.idx                  one index file per pack
+//	tmp/                                  the pack being written
+//
+// Put appends a chunk to the pack being written (and reports false, storing nothing,
+// when the chunk is already stored or pending). The pack is closed when it reaches
+// the target size (DefaultPackSize, 64 MiB) or on Flush: it is finished, fsynced,
+// renamed into packs/ under its BLAKE3, and then its index file is written, again
+// through a temp file, fsync and rename (WriteFileAtomic). Chunks become readable
+// only then. Abort, or Close without Flush, discards the chunks put since the last
+// Flush and nothing else. AddPack installs a pack obtained elsewhere after checking
+// its bytes against its name and its embedded index.
+//
+// OpenStore loads every index file. A pack without an index file (a crash between
+// the rename and the index write) is indexed from the pack; an index file that is
+// damaged, names another pack or points outside its pack is rebuilt from the pack;
+// an index file whose pack is gone is ignored; leftover temp files are ignored.
+//
+// # Recipes
+//
+// WriteContent chunks a stream, stores the chunks the store lacks and writes a
+// recipe: a node of at most Max bytes,
+//
+//	"TRVRCP" | format 1 | level | entries of (chunk id, u64 size)
+//
+// listing the content's chunks in order (level 0). When the entries do not fit in
+// one node, their serialized bytes are themselves split by the chunker and stored,
+// and a node one level up lists those pieces, and so on (at most 8 levels). Because
+// that split is content-defined too, a small edit to a huge file rewrites one data
+// chunk or two and a few recipe pieces per level, not the whole recipe. Content of
+// at most one chunk may be written Inline, without a recipe: it is then the chunk
+// named by its digest (ReadInline). WriteContent returns the content's Digest (the
+// BLAKE3 of all of it), its size and how many bytes were new to the store; large
+// inputs are chunked on one goroutine while another hashes and stores. It does not
+// Flush.
+//
+// ReadContent streams content back; WalkRecipe lists a recipe's own chunks (the
+// top node and intermediate pieces) and its data chunks without reading the data.
+//
+// # Trees
+//
+// A directory is a tree: a text listing, "trove-tree 1" and then one line per file,
+//
+//	<mode> <size> <digest hex> <recipe hex or -> <path>
+//
+// sorted by path bytes, stored as content like any file. DecodeTree accepts exactly
+// one encoding of each tree and rejects unsafe paths (absolute, "..", empty or "."
+// segments, backslashes, NUL, CR, invalid UTF-8: see ValidPath) and paths below
+// another entry, which would make one name both a file and a directory. The
+// directory's digest, TreeDigest, is the BLAKE3 of the listing
+// b3sum prints for the same files, so it too can be checked without trove.
+//
+// # Guarantees
+//
+//   - Atomicity: a pack, an index file or any file written with WriteFileAtomic is
+//     either absent or complete, whatever the moment of a crash; a crash loses at
+//     most the chunks put since the last Flush.
+//   - Verification on read: ReadChunk checks the BLAKE3 of every chunk it returns,
+//     and every read goes through it (recipe nodes and pieces included); ReadContent
+//     also checks each chunk's size against its recipe. Bytes that do not match
+//     give an error matching ErrCorrupt that names the chunk.
+//     A chunk that is not stored, or whose pack is gone, gives a *MissingError
+//     matching ErrMissing. Every parser (ReadPackIndex, DecodeIndexFile,
+//     ParseRecipeNode, DecodeTree) reports malformed input as ErrCorrupt and is
+//     fuzzed.
+//   - Bounded memory: the chunker buffers 2*Max bytes, WriteContent queues at most
+//     16 chunks and ReadContent holds one chunk at a time, whatever the size of the
+//     content. WriteContent does keep the recipe's entries, 40 bytes per chunk
+//     (about 640 KiB per GiB at the default sizes), until it writes the recipe.
+//   - Concurrency: a Store is safe for use by many goroutines.
 package objects

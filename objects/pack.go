@@ -67,7 +67,8 @@ func parseEntries(b []byte, count int, packSize uint64) ([]IndexEntry, error) {
 		copy(out[i].ID[:], e[:32])
 		out[i].Offset = binary.LittleEndian.Uint64(e[32:40])
 		out[i].Length = binary.LittleEndian.Uint32(e[40:44])
-		if out[i].Offset < uint64(len(packMagic)) || out[i].Offset+uint64(out[i].Length) > packSize {
+		// Written so that a lying offset cannot wrap offset+length around 2^64.
+		if out[i].Offset < uint64(len(packMagic)) || out[i].Offset > packSize || uint64(out[i].Length) > packSize-out[i].Offset {
 			return nil, fmt.Errorf("%w: index entry %d points outside the pack", ErrCorrupt, i)
 		}
 		if i > 0 && bytes.Compare(out[i-1].ID[:], out[i].ID[:]) >= 0 {
@@ -143,14 +144,14 @@ func ReadPackIndex(r io.ReaderAt, size int64) ([]IndexEntry, error) {
 		return nil, fmt.Errorf("%w: pack of %d bytes is too short", ErrCorrupt, size)
 	}
 	var head [8]byte
-	if _, err := r.ReadAt(head[:], 0); err != nil {
+	if err := readFullAt(r, head[:], 0); err != nil {
 		return nil, err
 	}
 	if string(head[:]) != packMagic {
 		return nil, fmt.Errorf("%w: not a trove pack (bad magic)", ErrCorrupt)
 	}
 	var f [packFooterLen]byte
-	if _, err := r.ReadAt(f[:], size-packFooterLen); err != nil {
+	if err := readFullAt(r, f[:], size-packFooterLen); err != nil {
 		return nil, err
 	}
 	if string(f[12:]) != packEndMagic {
@@ -163,10 +164,24 @@ func ReadPackIndex(r io.ReaderAt, size int64) ([]IndexEntry, error) {
 		return nil, fmt.Errorf("%w: pack footer is inconsistent", ErrCorrupt)
 	}
 	b := make([]byte, end-off)
-	if _, err := r.ReadAt(b, int64(off)); err != nil {
+	if err := readFullAt(r, b, int64(off)); err != nil {
 		return nil, err
 	}
 	return parseEntries(b, count, off)
+}
+
+// readFullAt fills b from r at off. A ReaderAt may return io.EOF along with a full
+// read at the end of its input, which is success; a short read means the pack is
+// shorter than its stated size.
+func readFullAt(r io.ReaderAt, b []byte, off int64) error {
+	n, err := r.ReadAt(b, off)
+	if n == len(b) {
+		return nil
+	}
+	if err == nil || err == io.EOF || err == io.ErrUnexpectedEOF {
+		return fmt.Errorf("%w: pack is shorter than its size (read %d of %d bytes at %d)", ErrCorrupt, n, len(b), off)
+	}
+	return fmt.Errorf("read pack: %w", err)
 }
 
 // EncodeIndexFile serializes the index of one pack:

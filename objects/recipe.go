@@ -147,26 +147,36 @@ func (s *Store) WriteContent(ctx context.Context, r io.Reader, sizeHint int64, o
 }
 
 // pipeline runs the chunker on this goroutine and fn (hashing and storing) on
-// another, passing copies of chunks through a small bounded queue.
+// another, passing copies of chunks through a small bounded queue. Once fn fails,
+// chunking stops: there is no point reading the rest of a large input.
 func pipeline(ctx context.Context, ch *Chunker, max int, fn func([]byte) error) error {
 	const depth = 16
 	pool := sync.Pool{New: func() any { b := make([]byte, 0, max); return &b }}
 	queue := make(chan *[]byte, depth)
+	failed := make(chan struct{}) // closed when fn has returned an error
 	errc := make(chan error, 1)
 	go func() {
 		var err error
 		for bp := range queue {
 			if err == nil {
-				err = fn(*bp)
+				if err = fn(*bp); err != nil {
+					close(failed)
+				}
 			}
 			pool.Put(bp)
 		}
 		errc <- err
 	}()
 	var rerr error
+produce:
 	for {
 		if rerr = ctx.Err(); rerr != nil {
 			break
+		}
+		select {
+		case <-failed:
+			break produce
+		default:
 		}
 		b, err := ch.Next()
 		if err == io.EOF {
@@ -178,7 +188,11 @@ func pipeline(ctx context.Context, ch *Chunker, max int, fn func([]byte) error) 
 		}
 		bp := pool.Get().(*[]byte)
 		*bp = append((*bp)[:0], b...)
-		queue <- bp
+		select {
+		case queue <- bp:
+		case <-failed:
+			break produce
+		}
 	}
 	close(queue)
 	werr := <-errc
@@ -258,8 +272,15 @@ func ParseRecipeNode(b []byte) (level int, entries []byte, err error) {
 		return 0, nil, fmt.Errorf("%w: recipe node level %d", ErrCorrupt, level)
 	}
 	entries = b[recipeHeadLen:]
-	if level == 0 && len(entries)%recipeEntryLen != 0 {
+	// At every level a node's own body is whole entries; only the pieces it lists
+	// (at level 1 and up) are arbitrary slices of serialized entries.
+	if len(entries)%recipeEntryLen != 0 {
 		return 0, nil, fmt.Errorf("%w: recipe node has a partial entry", ErrCorrupt)
+	}
+	// writeRecipe only adds a level when the entries do not fit in one node, so an
+	// upper-level node always lists something; empty content is an empty level 0.
+	if level > 0 && len(entries) == 0 {
+		return 0, nil, fmt.Errorf("%w: recipe node of level %d lists nothing", ErrCorrupt, level)
 	}
 	return level, entries, nil
 }

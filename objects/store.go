@@ -46,7 +46,17 @@ type Store struct {
 	curFile *os.File
 
 	fmu   sync.Mutex
-	files map[ID]*os.File
+	files map[ID]*packHandle // open packs, at most maxOpenPacks
+}
+
+// maxOpenPacks bounds the pack files a Store keeps open for reading.
+const maxOpenPacks = 64
+
+// packHandle is an open pack file shared by concurrent readers. It is closed when
+// it has left the cache and its last reader is done, never under a reader.
+type packHandle struct {
+	f    *os.File
+	refs int // readers using f, plus one while the cache holds it
 }
 
 // OpenStore opens (creating if needed) the store in dir and loads its index.
@@ -59,7 +69,7 @@ func OpenStore(dir string) (*Store, error) {
 	s := &Store{
 		dir: dir, packSize: DefaultPackSize,
 		index: map[ID]Loc{}, packs: map[ID]int64{}, pending: map[ID]struct{}{},
-		files: map[ID]*os.File{},
+		files: map[ID]*packHandle{},
 	}
 	if err := s.load(); err != nil {
 		return nil, err
@@ -68,7 +78,11 @@ func OpenStore(dir string) (*Store, error) {
 }
 
 // SetPackSize changes the target pack size (for tests and benchmarks).
-func (s *Store) SetPackSize(n int) { s.packSize = uint64(n) }
+func (s *Store) SetPackSize(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.packSize = uint64(n)
+}
 
 // Dir returns the store's directory.
 func (s *Store) Dir() string { return s.dir }
@@ -105,18 +119,24 @@ func (s *Store) load() error {
 		if err != nil {
 			return fmt.Errorf("read index %s: %w", name, err)
 		}
+		fi, serr := os.Stat(s.PackPath(pid))
+		if serr != nil {
+			continue // index without pack: the pack was removed; ignore the index
+		}
 		got, entries, err := DecodeIndexFile(b)
-		if err != nil || got != pid {
+		if err == nil && got != pid {
+			err = fmt.Errorf("%w: index names pack %s", ErrCorrupt, got.Short())
+		}
+		if err == nil && !entriesFit(entries, fi.Size()) {
+			err = fmt.Errorf("%w: index entries point outside the pack", ErrCorrupt)
+		}
+		if err != nil {
 			// A damaged index is rebuilt from its pack, which carries the same entries.
 			if rerr := s.reindexPack(pid); rerr != nil {
 				return fmt.Errorf("index %s is damaged (%v) and its pack cannot be read: %w", name, err, rerr)
 			}
 			have[pid] = true
 			continue
-		}
-		fi, err := os.Stat(s.PackPath(pid))
-		if err != nil {
-			continue // index without pack: the pack was removed; ignore the index
 		}
 		s.addEntries(pid, fi.Size(), entries)
 		have[pid] = true
@@ -136,6 +156,21 @@ func (s *Store) load() error {
 		}
 		return s.reindexPack(pid)
 	})
+}
+
+// entriesFit reports whether entries (as DecodeIndexFile returns them) all lie in
+// the chunk area of a pack of size bytes, before its embedded index.
+func entriesFit(entries []IndexEntry, size int64) bool {
+	end := size - packFooterLen - int64(len(entries))*indexEntryLen
+	if end < int64(len(packMagic)) {
+		return false
+	}
+	for _, e := range entries {
+		if e.Offset > uint64(end) || uint64(e.Length) > uint64(end)-e.Offset {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Store) reindexPack(pid ID) error {
@@ -187,7 +222,8 @@ func (s *Store) Lookup(id ID) (Loc, bool) {
 	return l, ok
 }
 
-// Packs returns the ids and sizes of all complete packs, sorted by id.
+// Packs returns the ids and sizes of all complete packs (see SortedIDs for an
+// ordered list).
 func (s *Store) Packs() map[ID]int64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -351,24 +387,40 @@ func (s *Store) AddPack(pid ID, src string) error {
 	return nil
 }
 
-func (s *Store) packFile(pid ID) (*os.File, error) {
+// packFile returns an open handle on pack pid; the caller must release it.
+func (s *Store) packFile(pid ID) (*packHandle, error) {
 	s.fmu.Lock()
 	defer s.fmu.Unlock()
-	if f, ok := s.files[pid]; ok {
-		return f, nil
+	if h, ok := s.files[pid]; ok {
+		h.refs++
+		return h, nil
 	}
-	if len(s.files) >= 64 {
-		for k, f := range s.files {
-			f.Close()
+	if len(s.files) >= maxOpenPacks {
+		for k, h := range s.files {
 			delete(s.files, k)
+			s.releaseLocked(h)
 		}
 	}
 	f, err := os.Open(s.PackPath(pid))
 	if err != nil {
 		return nil, err
 	}
-	s.files[pid] = f
-	return f, nil
+	h := &packHandle{f: f, refs: 2} // the cache's reference and the caller's
+	s.files[pid] = h
+	return h, nil
+}
+
+func (s *Store) release(h *packHandle) {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	s.releaseLocked(h)
+}
+
+func (s *Store) releaseLocked(h *packHandle) {
+	h.refs--
+	if h.refs == 0 {
+		h.f.Close()
+	}
 }
 
 // ReadChunk returns the bytes of chunk id, appended to buf[:0], after checking
@@ -379,7 +431,7 @@ func (s *Store) ReadChunk(id ID, buf []byte) ([]byte, error) {
 	if !ok {
 		return nil, &MissingError{ID: id}
 	}
-	f, err := s.packFile(loc.Pack)
+	h, err := s.packFile(loc.Pack)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, &MissingError{ID: id, Pack: loc.Pack}
@@ -390,7 +442,9 @@ func (s *Store) ReadChunk(id ID, buf []byte) ([]byte, error) {
 		buf = make([]byte, loc.Length)
 	}
 	buf = buf[:loc.Length]
-	if _, err := f.ReadAt(buf, int64(loc.Offset)); err != nil {
+	_, err = h.f.ReadAt(buf, int64(loc.Offset))
+	s.release(h)
+	if err != nil {
 		return nil, fmt.Errorf("chunk %s in pack %s: %w (%v)", id.Short(), loc.Pack.Short(), ErrCorrupt, err)
 	}
 	if Hash(buf) != id {
@@ -404,9 +458,9 @@ func (s *Store) Close() error {
 	s.Abort()
 	s.fmu.Lock()
 	defer s.fmu.Unlock()
-	for k, f := range s.files {
-		f.Close()
+	for k, h := range s.files {
 		delete(s.files, k)
+		s.releaseLocked(h)
 	}
 	return nil
 }

@@ -17,14 +17,21 @@ import (
 //	...
 //
 // one line per entry, sorted by path bytes, paths unique, slash-separated and
-// relative. mode is 100644, 100755 (executable) or 120000 (symbolic link, whose
-// "content" is its target). A recipe of "-" means the content is the single chunk
-// named by the digest, or nothing when size is 0.
+// relative (see ValidPath), and no path below another entry's path (a name is a
+// file or a directory, not both). mode is 100644, 100755 (executable) or 120000
+// (symbolic link, whose "content" is its target). size is decimal without leading
+// zeros. A recipe of "-" means the content is the single chunk named by the digest,
+// or nothing when size is 0. Each tree has exactly one encoding.
 //
 // The directory's digest (TreeDigest) is the BLAKE3 of the listing that b3sum
-// prints for the same files, so it can be checked without trove:
+// prints for the same files, so it can be checked without trove (with GNU find and
+// xargs; -r and -- keep an empty directory and names starting with "-" right):
 //
-//	cd DIR && find . -type f -printf '%P\n' | LC_ALL=C sort | xargs -d '\n' b3sum | b3sum
+//	cd DIR && find . -type f -printf '%P\n' | LC_ALL=C sort | xargs -r -d '\n' b3sum -- | b3sum
+//
+// That listing covers regular files only, as find -type f does: a tree holding
+// symbolic links has a digest that includes them, which this pipeline does not
+// reproduce.
 
 const treeHeader = "trove-tree 1\n"
 
@@ -107,6 +114,7 @@ func DecodeTree(b []byte) ([]TreeEntry, error) {
 		return nil, fmt.Errorf("%w: not a trove tree", ErrCorrupt)
 	}
 	var out []TreeEntry
+	paths := map[string]bool{} // every path so far, to find one used as a directory
 	line := 1
 	for len(rest) > 0 {
 		line++
@@ -121,11 +129,17 @@ func DecodeTree(b []byte) ([]TreeEntry, error) {
 			return nil, fmt.Errorf("%w: tree line %d: want 5 fields", ErrCorrupt, line)
 		}
 		var e TreeEntry
-		mode, err := strconv.ParseUint(f[0], 8, 32)
-		if err != nil || (uint32(mode) != ModeFile && uint32(mode) != ModeExec && uint32(mode) != ModeSymlink) {
+		switch f[0] { // exact strings: "0100644" would decode but not re-encode alike
+		case "100644":
+			e.Mode = ModeFile
+		case "100755":
+			e.Mode = ModeExec
+		case "120000":
+			e.Mode = ModeSymlink
+		default:
 			return nil, fmt.Errorf("%w: tree line %d: bad mode %q", ErrCorrupt, line, f[0])
 		}
-		e.Mode = uint32(mode)
+		var err error
 		e.Size, err = strconv.ParseInt(f[1], 10, 64)
 		if err != nil || e.Size < 0 || strconv.FormatInt(e.Size, 10) != f[1] {
 			return nil, fmt.Errorf("%w: tree line %d: bad size %q", ErrCorrupt, line, f[1])
@@ -137,6 +151,9 @@ func DecodeTree(b []byte) ([]TreeEntry, error) {
 			if e.Recipe, err = ParseHex(f[3]); err != nil {
 				return nil, fmt.Errorf("%w: tree line %d: %v", ErrCorrupt, line, err)
 			}
+			if e.Recipe.IsZero() {
+				return nil, fmt.Errorf("%w: tree line %d: zero recipe must be written -", ErrCorrupt, line)
+			}
 		}
 		if err := ValidPath(f[4]); err != nil {
 			return nil, fmt.Errorf("%w: tree line %d: %v", ErrCorrupt, line, err)
@@ -145,9 +162,26 @@ func DecodeTree(b []byte) ([]TreeEntry, error) {
 		if n := len(out); n > 0 && out[n-1].Path >= e.Path {
 			return nil, fmt.Errorf("%w: tree line %d: %q is out of order or duplicated", ErrCorrupt, line, e.Path)
 		}
+		// Entries are sorted, so a path's parent directories, had they been listed
+		// as files, came before it.
+		for i := strings.IndexByte(e.Path, '/'); i >= 0; i = nextSlash(e.Path, i) {
+			if paths[e.Path[:i]] {
+				return nil, fmt.Errorf("%w: tree line %d: %q is below the file %q", ErrCorrupt, line, e.Path, e.Path[:i])
+			}
+		}
+		paths[e.Path] = true
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// nextSlash returns the index of the first '/' in p after index i, or -1.
+func nextSlash(p string, i int) int {
+	j := strings.IndexByte(p[i+1:], '/')
+	if j < 0 {
+		return -1
+	}
+	return i + 1 + j
 }
 
 // TreeDigest returns the digest of a directory with these (sorted) entries: the

@@ -63,6 +63,9 @@ func Check(ctx context.Context, rem Remote, ids []objects.ID, deep bool, opt Opt
 			err := retry(gctx, &opt, func() error {
 				probs, read = probs[:0], 0
 				rc, err := rem.Get(gctx, key, int64(off), int64(end-off))
+				if errors.Is(err, ErrInvalidRange) {
+					return &truncatedError{msg: fmt.Sprintf("%s on %s is shorter than its index says (truncated?)", key, rem)}
+				}
 				if err != nil {
 					return err
 				}

@@ -463,6 +463,9 @@ func Fetch(ctx context.Context, rem Remote, st *objects.Store, ids []objects.ID,
 func fetchSpan(ctx context.Context, rem Remote, st *objects.Store, sp *span, m *meter) (read, chunks, bytes int64, err error) {
 	key := PackKey(sp.pack)
 	rc, err := rem.Get(ctx, key, int64(sp.off), int64(sp.end-sp.off))
+	if errors.Is(err, ErrInvalidRange) {
+		return 0, 0, 0, fmt.Errorf("%s on %s: %w: the object is shorter than its index says (truncated?): %v", key, rem, objects.ErrCorrupt, err)
+	}
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("fetch %s: %w", key, err)
 	}

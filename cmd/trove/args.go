@@ -47,7 +47,8 @@ func interspersed(app *cli.App, args []string) []string {
 	for j := 0; j < len(rest); j++ {
 		a := rest[j]
 		if a == "--" {
-			pos = append(pos, rest[j:]...)
+			// The separator itself is not an argument: `trove add a -- -b` adds a and -b.
+			pos = append(pos, rest[j+1:]...)
 			break
 		}
 		if strings.HasPrefix(a, "-") && a != "-" {
@@ -63,7 +64,7 @@ func interspersed(app *cli.App, args []string) []string {
 	}
 	out := append([]string{}, args[:i]...)
 	out = append(out, flags...)
-	if len(pos) > 0 && pos[0] != "--" {
+	if len(pos) > 0 {
 		out = append(out, "--")
 	}
 	return append(out, pos...)

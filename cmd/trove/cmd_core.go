@@ -259,7 +259,7 @@ func checkoutCommand(e *env) *cli.Command {
 		ArgsUsage: "[PATH...]",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "overwrite local changes that were never added"},
-			jsonFlag, quietFlag, jobsFlag,
+			revFlag, jsonFlag, quietFlag, jobsFlag,
 		},
 		Action: func(c *cli.Context) error {
 			r, done, err := e.openLocked(c)
@@ -268,10 +268,17 @@ func checkoutCommand(e *env) *cli.Command {
 			}
 			defer done()
 			start := time.Now()
+			opt := manifest.CheckoutOptions{Cwd: e.cwd, Paths: c.Args().Slice(), Force: c.Bool("force"), Jobs: c.Int("jobs")}
+			if rev := c.String("rev"); rev != "" {
+				// The manifests as committed at rev, not the working tree's.
+				if opt.Manifests, err = e.revManifests(c, r, rev); err != nil {
+					return err
+				}
+			}
 			prog := e.progress(c)
-			res, err := r.Checkout(c.Context, manifest.CheckoutOptions{
-				Cwd: e.cwd, Paths: c.Args().Slice(), Force: c.Bool("force"), Jobs: c.Int("jobs"), Progress: prog.event,
-			})
+			opt.Progress = prog.event
+			res, err := r.Checkout(c.Context, opt)
+			err = revCheckoutErr(c.String("rev"), err)
 			prog.done()
 			if c.Bool("json") {
 				if res == nil {
