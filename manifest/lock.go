@@ -26,7 +26,7 @@ func (r *Repo) Lock(ctx context.Context, wait time.Duration) (unlock func(), err
 	if err != nil {
 		return nil, fmt.Errorf("lock repository: %w", err)
 	}
-	deadline := time.Now().Add(wait)
+	deadline := r.Now().Add(wait)
 	for {
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
@@ -36,7 +36,7 @@ func (r *Repo) Lock(ctx context.Context, wait time.Duration) (unlock func(), err
 			f.Close()
 			return nil, fmt.Errorf("lock repository: %w", err)
 		}
-		if time.Now().After(deadline) {
+		if r.Now().After(deadline) {
 			b, _ := os.ReadFile(p)
 			f.Close()
 			holder := strings.TrimSpace(string(b))
