@@ -76,6 +76,7 @@ func newApp(e *env) *cli.App {
 			fetchCommand(e),
 			pullCommand(e),
 			verifyCommand(e),
+			gcCommand(e),
 			versionCommand(e),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
