@@ -3,6 +3,7 @@ package objects
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -114,7 +115,6 @@ func DecodeTree(b []byte) ([]TreeEntry, error) {
 		return nil, fmt.Errorf("%w: not a trove tree", ErrCorrupt)
 	}
 	var out []TreeEntry
-	paths := map[string]bool{} // every path so far, to find one used as a directory
 	line := 1
 	for len(rest) > 0 {
 		line++
@@ -162,14 +162,14 @@ func DecodeTree(b []byte) ([]TreeEntry, error) {
 		if n := len(out); n > 0 && out[n-1].Path >= e.Path {
 			return nil, fmt.Errorf("%w: tree line %d: %q is out of order or duplicated", ErrCorrupt, line, e.Path)
 		}
-		// Entries are sorted, so a path's parent directories, had they been listed
-		// as files, came before it.
+		// A parent directory listed as a file sorts before its children, so it is
+		// already in out, which is sorted: binary search finds it.
 		for i := strings.IndexByte(e.Path, '/'); i >= 0; i = nextSlash(e.Path, i) {
-			if paths[e.Path[:i]] {
-				return nil, fmt.Errorf("%w: tree line %d: %q is below the file %q", ErrCorrupt, line, e.Path, e.Path[:i])
+			dir := e.Path[:i]
+			if _, found := slices.BinarySearchFunc(out, dir, func(x TreeEntry, p string) int { return strings.Compare(x.Path, p) }); found {
+				return nil, fmt.Errorf("%w: tree line %d: %q is below the file %q", ErrCorrupt, line, e.Path, dir)
 			}
 		}
-		paths[e.Path] = true
 		out = append(out, e)
 	}
 	return out, nil

@@ -1,0 +1,298 @@
+package manifest
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/trove-dev/trove/objects"
+)
+
+// cacheInfo is a FileInfo whose size, mtime and inode the test chooses.
+type cacheInfo struct {
+	size  int64
+	mtime time.Time
+	ino   uint64
+}
+
+func (f cacheInfo) Name() string       { return "f" }
+func (f cacheInfo) Size() int64        { return f.size }
+func (f cacheInfo) Mode() fs.FileMode  { return 0o644 }
+func (f cacheInfo) ModTime() time.Time { return f.mtime }
+func (f cacheInfo) IsDir() bool        { return false }
+func (f cacheInfo) Sys() any           { return &syscall.Stat_t{Ino: f.ino} }
+
+// cacheClock is a settable clock.
+type cacheClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *cacheClock) now() time.Time        { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *cacheClock) set(t time.Time)       { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+func newCacheClock(t time.Time) *cacheClock { return &cacheClock{t: t} }
+
+var (
+	cacheT0       = time.Date(2025, 3, 1, 9, 0, 0, 123456789, time.UTC)
+	cacheDigestA  = objects.Hash([]byte("a"))
+	cacheRecipeA  = objects.Hash([]byte("recipe a"))
+	cacheDigestB  = objects.Hash([]byte("b"))
+	cacheLongTime = cacheT0.Add(time.Hour) // a hashing time long after cacheT0
+)
+
+func TestStatCacheHitAfterReopen(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "cache", "stat")
+	clock := newCacheClock(cacheLongTime)
+	c := OpenStatCache(p, clock.now)
+	fi := cacheInfo{size: 10, mtime: cacheT0, ino: 42}
+	c.Update("data/a.csv", fi, cacheDigestA, cacheRecipeA)
+	c.Update("data/b.csv", cacheInfo{size: 0, mtime: cacheT0, ino: 43}, cacheDigestB, objects.ID{})
+	// Trusted at once in this session: it was hashed long after its mtime.
+	if _, _, ok := c.Lookup("data/a.csv", fi); !ok {
+		t.Fatal("miss before save")
+	}
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c = OpenStatCache(p, clock.now)
+	d, r, ok := c.Lookup("data/a.csv", fi)
+	if !ok || d != cacheDigestA || r != cacheRecipeA {
+		t.Fatalf("Lookup = %v %v %v, want a hit", d, r, ok)
+	}
+	if d, r, ok := c.Lookup("data/b.csv", cacheInfo{size: 0, mtime: cacheT0, ino: 43}); !ok || d != cacheDigestB || !r.IsZero() {
+		t.Fatalf("Lookup b = %v %v %v", d, r, ok)
+	}
+	if _, _, ok := c.Lookup("data/c.csv", fi); ok {
+		t.Fatal("hit for a path never recorded")
+	}
+	// A nil clock is time.Now.
+	if _, _, ok := OpenStatCache(p, nil).Lookup("data/a.csv", fi); !ok {
+		t.Fatal("miss with the default clock")
+	}
+}
+
+func TestStatCacheMisses(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "stat")
+	clock := newCacheClock(cacheLongTime)
+	c := OpenStatCache(p, clock.now)
+	fi := cacheInfo{size: 10, mtime: cacheT0, ino: 42}
+	c.Update("a", fi, cacheDigestA, cacheRecipeA)
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c = OpenStatCache(p, clock.now)
+	for name, other := range map[string]cacheInfo{
+		"size":        {size: 11, mtime: cacheT0, ino: 42},
+		"mtime":       {size: 10, mtime: cacheT0.Add(time.Nanosecond), ino: 42},
+		"older mtime": {size: 10, mtime: cacheT0.Add(-time.Second), ino: 42},
+		"inode":       {size: 10, mtime: cacheT0, ino: 43},
+	} {
+		if _, _, ok := c.Lookup("a", other); ok {
+			t.Errorf("%s changed: still a hit", name)
+		}
+	}
+	if _, _, ok := c.Lookup("a", fi); !ok {
+		t.Error("unchanged: miss")
+	}
+}
+
+// TestStatCacheRacy: an entry whose mtime is not safely older (2 s) than the
+// moment it was hashed is not trusted, however much later it is looked up or the
+// cache saved, until the file is hashed again.
+func TestStatCacheRacy(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "stat")
+	hashed := cacheT0.Add(time.Second) // mtime is 1 s before the hashing: racy
+	clock := newCacheClock(hashed)
+	c := OpenStatCache(p, clock.now)
+	racy := cacheInfo{size: 10, mtime: cacheT0, ino: 1}
+	edge := cacheInfo{size: 10, mtime: hashed.Add(-racyWindow + time.Nanosecond), ino: 2} // 1 ns short of 2 s
+	safe := cacheInfo{size: 10, mtime: hashed.Add(-racyWindow), ino: 3}                   // exactly 2 s older
+	c.Update("racy", racy, cacheDigestA, cacheRecipeA)
+	c.Update("edge", edge, cacheDigestA, cacheRecipeA)
+	c.Update("safe", safe, cacheDigestA, cacheRecipeA)
+	check := func(when string, c *StatCache, wantRacy, wantEdge, wantSafe bool) {
+		t.Helper()
+		for name, x := range map[string]struct {
+			fi   cacheInfo
+			want bool
+		}{"racy": {racy, wantRacy}, "edge": {edge, wantEdge}, "safe": {safe, wantSafe}} {
+			if _, _, ok := c.Lookup(name, x.fi); ok != x.want {
+				t.Errorf("%s: %s entry trusted = %v, want %v", when, name, ok, x.want)
+			}
+		}
+	}
+	check("before save", c, false, false, true)
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	// Much later, reopened and saved again: still not trusted.
+	clock.set(hashed.Add(time.Hour))
+	c = OpenStatCache(p, clock.now)
+	check("reopened", c, false, false, true)
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c = OpenStatCache(p, clock.now)
+	check("saved again without hashing", c, false, false, true)
+
+	// Hashed again (same result) later: trusted, and the recipe is kept.
+	c.Update("racy", racy, cacheDigestA, objects.ID{})
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c = OpenStatCache(p, clock.now)
+	if d, r, ok := c.Lookup("racy", racy); !ok || d != cacheDigestA || r != cacheRecipeA {
+		t.Errorf("re-hashed entry: %v %v %v; want trusted with its recipe", d, r, ok)
+	}
+}
+
+// TestStatCacheRecipeFor: the recipe recorded for a digest is found whatever the
+// file's attributes, and only for that digest.
+func TestStatCacheRecipeFor(t *testing.T) {
+	c := OpenStatCache(filepath.Join(t.TempDir(), "stat"), newCacheClock(cacheT0).now)
+	c.Update("a", cacheInfo{size: 1, mtime: cacheT0, ino: 1}, cacheDigestA, cacheRecipeA) // racy
+	if got := c.recipeFor("a", cacheDigestA); got != cacheRecipeA {
+		t.Fatalf("recipeFor = %v", got)
+	}
+	if got := c.recipeFor("a", cacheDigestB); !got.IsZero() {
+		t.Fatalf("recipeFor another digest = %v", got)
+	}
+	if got := c.recipeFor("b", cacheDigestA); !got.IsZero() {
+		t.Fatalf("recipeFor another path = %v", got)
+	}
+	// New content at the path: its recipe is unknown.
+	c.Update("a", cacheInfo{size: 1, mtime: cacheT0, ino: 1}, cacheDigestB, objects.ID{})
+	if got := c.recipeFor("a", cacheDigestB); !got.IsZero() {
+		t.Fatalf("recipe carried over to other content: %v", got)
+	}
+}
+
+// TestStatCacheSaveOnlyWhenNeeded: an unchanged cache is not rewritten.
+func TestStatCacheSaveOnlyWhenNeeded(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "stat")
+	clock := newCacheClock(cacheLongTime)
+	c := OpenStatCache(p, clock.now)
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p); err == nil {
+		t.Fatal("an empty, unchanged cache was written")
+	}
+	fi := cacheInfo{size: 1, mtime: cacheT0, ino: 1}
+	c.Update("a", fi, cacheDigestA, cacheRecipeA)
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.set(cacheLongTime.Add(time.Hour))
+	c = OpenStatCache(p, clock.now)
+	c.Update("a", fi, cacheDigestA, cacheRecipeA) // same, and already trusted
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.ReadFile(p)
+	if string(before) != string(after) {
+		t.Fatal("cache rewritten without a change")
+	}
+}
+
+// TestStatCacheCorrupt: whatever is in the file, OpenStatCache gives a usable
+// cache, and a damaged one is empty (never trusted, never an error or a panic).
+func TestStatCacheCorrupt(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good")
+	clock := newCacheClock(cacheLongTime)
+	c := OpenStatCache(good, clock.now)
+	fi := cacheInfo{size: 10, mtime: cacheT0, ino: 42}
+	c.Update("data/a.csv", fi, cacheDigestA, cacheRecipeA)
+	c.Update("data/b.csv", fi, cacheDigestB, cacheRecipeA)
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := OpenStatCache(good, clock.now).Lookup("data/a.csv", fi); !ok {
+		t.Fatal("good cache: miss")
+	}
+	flip := func(i int) []byte {
+		x := append([]byte(nil), b...)
+		x[i] ^= 0x01
+		return x
+	}
+	m := len(statMagic)
+	cases := map[string][]byte{
+		"empty":            {},
+		"magic only":       []byte(statMagic),
+		"older format":     append([]byte("TRVSTAT1"), b[8:]...),
+		"truncated":        b[:len(b)-1],
+		"truncated header": b[:m+3],
+		"flipped magic":    flip(0),
+		"flipped size":     flip(m + 12),
+		"flipped digest":   flip(len(b) - 32 - 40),
+		"flipped checksum": flip(len(b) - 1),
+		"doubled":          append(append([]byte(nil), b...), b...),
+		"garbage":          []byte("this is not a stat cache, not even close....................................."),
+		"huge path length": append(append([]byte(nil), b[:m]...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f),
+	}
+	for name, content := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(dir, "bad")
+			if err := os.WriteFile(p, content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c := OpenStatCache(p, clock.now)
+			if _, _, ok := c.Lookup("data/a.csv", fi); ok {
+				t.Fatal("corrupt cache trusted")
+			}
+			if r := c.recipeFor("data/a.csv", cacheDigestA); !r.IsZero() {
+				t.Fatal("recipe from a corrupt cache")
+			}
+			// Still usable: it can be updated and saved over the damage.
+			c.Update("x", fi, cacheDigestA, cacheRecipeA)
+			if err := c.Save(); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, ok := OpenStatCache(p, clock.now).Lookup("x", fi); !ok {
+				t.Fatal("cache saved over a corrupt one: miss")
+			}
+		})
+	}
+	// A directory where the file should be, and a missing file: empty, no panic.
+	if _, _, ok := OpenStatCache(dir, clock.now).Lookup("data/a.csv", fi); ok {
+		t.Fatal("hit from a directory")
+	}
+	if _, _, ok := OpenStatCache(filepath.Join(dir, "missing"), clock.now).Lookup("data/a.csv", fi); ok {
+		t.Fatal("hit from a missing file")
+	}
+}
+
+// TestStatCacheConcurrent exercises the lock (run with -race).
+func TestStatCacheConcurrent(t *testing.T) {
+	c := OpenStatCache(filepath.Join(t.TempDir(), "stat"), newCacheClock(cacheLongTime).now)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				fi := cacheInfo{size: int64(i), mtime: cacheT0, ino: uint64(g)}
+				c.Update("p", fi, cacheDigestA, cacheRecipeA)
+				c.Lookup("p", fi)
+				c.recipeFor("p", cacheDigestA)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+}
