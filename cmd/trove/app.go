@@ -77,6 +77,7 @@ func newApp(e *env) *cli.App {
 			pullCommand(e),
 			verifyCommand(e),
 			gcCommand(e),
+			hooksCommand(e),
 			versionCommand(e),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {

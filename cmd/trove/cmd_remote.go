@@ -282,7 +282,11 @@ func (e *env) transferOptions(c *cli.Context, r *manifest.Repo, name string, p *
 }
 
 func (e *env) selected(c *cli.Context, r *manifest.Repo) ([]manifest.Tracked, error) {
-	only, err := r.Resolve(e.cwd, c.Args().Slice())
+	return e.selectPaths(c, r, c.Args().Slice())
+}
+
+func (e *env) selectPaths(c *cli.Context, r *manifest.Repo, paths []string) ([]manifest.Tracked, error) {
+	only, err := r.Resolve(e.cwd, paths)
 	if err != nil {
 		return nil, err
 	}
@@ -290,8 +294,8 @@ func (e *env) selected(c *cli.Context, r *manifest.Repo) ([]manifest.Tracked, er
 	if err != nil {
 		return nil, err
 	}
-	if c.NArg() > 0 && len(ts) == 0 {
-		return nil, fmt.Errorf("%s: %w", c.Args().First(), manifest.ErrNotTracked)
+	if len(paths) > 0 && len(ts) == 0 {
+		return nil, fmt.Errorf("%s: %w", paths[0], manifest.ErrNotTracked)
 	}
 	for _, t := range ts {
 		if t.Err != nil {
@@ -395,7 +399,7 @@ func fetchCommand(e *env) *cli.Command {
 		ArgsUsage: "[PATH...]",
 		Flags:     []cli.Flag{remoteFlag, jobsFlag, jsonFlag, quietFlag},
 		Action: func(c *cli.Context) error {
-			_, err := e.fetch(c, false)
+			_, err := e.fetch(c, false, c.Args().Slice())
 			return err
 		},
 	}
@@ -409,7 +413,7 @@ func pullCommand(e *env) *cli.Command {
 		Flags: []cli.Flag{remoteFlag, jobsFlag, jsonFlag, quietFlag,
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "overwrite local changes that were never added"}},
 		Action: func(c *cli.Context) error {
-			_, err := e.fetch(c, true)
+			_, err := e.fetch(c, true, c.Args().Slice())
 			return err
 		},
 	}
@@ -423,13 +427,13 @@ type fetchReport struct {
 	Seconds  float64                  `json:"seconds"`
 }
 
-func (e *env) fetch(c *cli.Context, checkout bool) (*fetchReport, error) {
+func (e *env) fetch(c *cli.Context, checkout bool, paths []string) (*fetchReport, error) {
 	r, done, err := e.openLocked(c)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	ts, err := e.selected(c, r)
+	ts, err := e.selectPaths(c, r, paths)
 	if err != nil {
 		return nil, err
 	}
