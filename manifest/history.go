@@ -537,7 +537,6 @@ func (r *Repo) Diff(ctx context.Context, from, to string, only []string) (DiffRe
 		}
 	}
 
-	st, stErr := r.Store()
 	for _, c := range changes {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -579,14 +578,13 @@ func (r *Repo) Diff(ctx context.Context, from, to string, only []string) (DiffRe
 			if len(d.Fields) == 0 {
 				continue // same content, different bytes: cannot happen with canonical manifests
 			}
-			if stErr != nil {
-				d.NewBytes, d.NewBytesEstimated = max(0, mb.Size-ma.Size), true
-				if ma.Type == TypeDir && mb.Type == TypeDir && ma.Object != mb.Object {
-					d.DetailUnavailable = detailUnavailable
-				}
-			} else {
-				diffContent(ctx, st, ma, mb, &d)
+			// The store is opened only here: reading its index is most of the cost
+			// of a diff that has content to compare.
+			st, err := r.Store()
+			if err != nil {
+				return res, err
 			}
+			diffContent(ctx, st, ma, mb, &d)
 		}
 		switch d.Change {
 		case ChangeAdded:

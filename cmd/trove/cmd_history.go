@@ -26,7 +26,7 @@ func historyErr(err error) error {
 		return &cliError{msg: err.Error(), code: exitUsage, err: err, hints: []string{"`git log --oneline` lists revisions"}}
 	case errors.Is(err, manifest.ErrShallow):
 		return &cliError{msg: err.Error(), code: exitRuntime, err: err,
-			hints: []string{"this clone has only part of the history: `git fetch --unshallow` fetches the rest"}}
+			hints: []string{"`git fetch --unshallow` fetches the whole history, `git fetch --deepen=N` N more commits"}}
 	}
 	return err
 }
