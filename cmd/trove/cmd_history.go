@@ -94,8 +94,8 @@ func diffCommand(e *env) *cli.Command {
 			"revision with the working tree; with two, the first with the second. It compares\n" +
 			"manifests (what `git commit` records), not data: `trove status` shows data that\n" +
 			"differs from its manifest. An argument that names a revision and no existing path\n" +
-			"is a revision, as in git; `--` separates revisions from paths explicitly.",
-		ArgsUsage: "[REV [REV]] [--] [PATH...]",
+			"is a revision, as in git; the others are paths.",
+		ArgsUsage: "[REV [REV]] [PATH...]",
 		Flags:     []cli.Flag{jsonFlag, quietFlag},
 		Action: func(c *cli.Context) error {
 			r, err := e.open()
