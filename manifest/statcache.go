@@ -84,6 +84,7 @@ func (c *StatCache) decode(b []byte) error {
 		return errors.New("stat cache checksum mismatch")
 	}
 	r := bytes.NewReader(b[len(statMagic):])
+	c.entries = make(map[string]statEntry, len(b)/(statRecLen+40))
 	var rec [statRecLen]byte
 	for r.Len() > 0 {
 		n, err := binary.ReadUvarint(r)
@@ -207,4 +208,27 @@ func (c *StatCache) Save() error {
 	}
 	c.dirty = false
 	return nil
+}
+
+// Directory fingerprints share the cache under keys no path can have (NUL): the
+// tree object a directory was last found clean against, and the fingerprint of
+// its paths and modes then.
+const treeKeyPrefix = "\x00tree:"
+
+func (c *StatCache) cleanTree(rel string, object, modes objects.ID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[treeKeyPrefix+rel]
+	return ok && e.Digest == object && e.Recipe == modes
+}
+
+func (c *StatCache) setCleanTree(rel string, object, modes objects.ID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := treeKeyPrefix + rel
+	if e, ok := c.entries[k]; ok && e.Digest == object && e.Recipe == modes {
+		return
+	}
+	c.entries[k] = statEntry{Digest: object, Recipe: modes}
+	c.dirty = true
 }

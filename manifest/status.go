@@ -2,11 +2,13 @@ package manifest
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io/fs"
 	"os"
 	"runtime"
 
+	"github.com/zeebo/blake3"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/trove-dev/trove/objects"
@@ -107,8 +109,16 @@ func (r *Repo) status1(ctx context.Context, m *Manifest, rel string, e *StatusEn
 			return err
 		}
 		e.State = StateOK
-		if objects.TreeDigest(entries) != m.Digest {
+		same := objects.TreeDigest(entries) == m.Digest
+		if !same {
 			e.State = StateModified
+		}
+		// Content equal and modes as they were the last time the recorded tree was
+		// compared: clean, without reading the tree.
+		modes := modesDigest(entries)
+		cache := r.statCache()
+		if same && cache.cleanTree(rel, m.Object, modes) {
+			return nil
 		}
 		// With the recorded tree at hand, name the files that differ (and catch mode
 		// changes, which the digest does not cover).
@@ -116,6 +126,8 @@ func (r *Repo) status1(ctx context.Context, m *Manifest, rel string, e *StatusEn
 			e.Changes = diffTrees(old, entries)
 			if len(e.Changes) > 0 {
 				e.State = StateModified
+			} else if same {
+				cache.setCleanTree(rel, m.Object, modes)
 			}
 		}
 		return nil
@@ -150,6 +162,8 @@ func (r *Repo) digest(rel string, fi fs.FileInfo) (objects.ID, error) {
 }
 
 // scanDir returns the tree entries (without recipes) of the directory as it is now.
+// Files the stat cache vouches for cost a map lookup; only the others are hashed,
+// in parallel.
 func (r *Repo) scanDir(ctx context.Context, rel string, jobs int) ([]objects.TreeEntry, error) {
 	files, err := r.walkFiles(rel)
 	if err != nil {
@@ -158,16 +172,28 @@ func (r *Repo) scanDir(ctx context.Context, rel string, jobs int) ([]objects.Tre
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
 	}
+	cache := r.statCache()
 	entries := make([]objects.TreeEntry, len(files))
+	var todo []int
+	for i, f := range files {
+		entries[i] = objects.TreeEntry{Path: f.rel[len(rel)+1:], Mode: fileMode(f.fi), Size: f.fi.Size()}
+		if f.fi.Mode().IsRegular() {
+			if d, _, ok := cache.Lookup(f.rel, f.fi); ok {
+				entries[i].Digest = d
+				continue
+			}
+		}
+		todo = append(todo, i)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(jobs)
-	for i, f := range files {
+	for _, i := range todo {
 		if gctx.Err() != nil {
 			break
 		}
 		g.Go(func() error {
-			d, err := r.digest(f.rel, f.fi)
-			entries[i] = objects.TreeEntry{Path: f.rel[len(rel)+1:], Mode: fileMode(f.fi), Size: f.fi.Size(), Digest: d}
+			d, err := r.digest(files[i].rel, files[i].fi)
+			entries[i].Digest = d
 			return err
 		})
 	}
@@ -175,6 +201,21 @@ func (r *Repo) scanDir(ctx context.Context, rel string, jobs int) ([]objects.Tre
 		return nil, err
 	}
 	return entries, ctx.Err()
+}
+
+// modesDigest fingerprints the paths and modes of a directory scan, which the
+// tree digest does not cover.
+func modesDigest(entries []objects.TreeEntry) objects.ID {
+	h := blake3.New()
+	var b [4]byte
+	for _, e := range entries {
+		h.WriteString(e.Path)
+		binary.LittleEndian.PutUint32(b[:], e.Mode)
+		h.Write(b[:])
+	}
+	var id objects.ID
+	h.Sum(id[:0])
+	return id
 }
 
 // loadTree reads the tree object a directory manifest names.

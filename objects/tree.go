@@ -2,12 +2,15 @@ package objects
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/zeebo/blake3"
 )
 
 // A tree lists the files of a tracked directory. It is stored as content (chunked
@@ -187,12 +190,22 @@ func nextSlash(p string, i int) int {
 // TreeDigest returns the digest of a directory with these (sorted) entries: the
 // BLAKE3 of the lines "<digest hex>  <path>\n", exactly what b3sum prints.
 func TreeDigest(entries []TreeEntry) ID {
-	var b bytes.Buffer
+	h := blake3.New()
+	buf := make([]byte, 0, 4096)
+	var hx [64]byte
 	for _, e := range entries {
-		b.WriteString(e.Digest.Hex())
-		b.WriteString("  ")
-		b.WriteString(e.Path)
-		b.WriteByte('\n')
+		hex.Encode(hx[:], e.Digest[:])
+		buf = append(buf, hx[:]...)
+		buf = append(buf, ' ', ' ')
+		buf = append(buf, e.Path...)
+		buf = append(buf, '\n')
+		if len(buf) > 3072 {
+			h.Write(buf)
+			buf = buf[:0]
+		}
 	}
-	return Hash(b.Bytes())
+	h.Write(buf)
+	var id ID
+	h.Sum(id[:0])
+	return id
 }
