@@ -85,10 +85,11 @@ const pipelineMin = 4 << 20
 // strategy: large content is chunked on one goroutine while another hashes and
 // stores, so two cores overlap.
 func (s *Store) WriteContent(ctx context.Context, r io.Reader, sizeHint int64, opt WriteOptions) (Content, error) {
-	ch, err := NewChunker(r, opt.Params)
+	ch, err := s.chunker(r, opt.Params)
 	if err != nil {
 		return Content{}, err
 	}
+	defer s.releaseChunker(ch, opt.Params)
 	var (
 		c       Content
 		entries []RecipeEntry

@@ -1,8 +1,10 @@
 package objects
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -44,6 +46,12 @@ type Store struct {
 	pending map[ID]struct{}
 	cur     *PackWriter
 	curFile *os.File
+	curBuf  *bufio.Writer // small chunks are batched into large writes
+
+	// chunkers recycles chunkers (and their 2 x Max buffers): adding many small
+	// files would otherwise allocate and clear half a megabyte per file.
+	cmu      sync.Mutex
+	chunkers map[ChunkerParams][]*Chunker
 
 	fmu   sync.Mutex
 	files map[ID]*packHandle // open packs, at most maxOpenPacks
@@ -266,7 +274,8 @@ func (s *Store) Put(id ID, data []byte) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("create pack: %w", err)
 		}
-		pw, err := NewPackWriter(f)
+		s.curBuf = bufio.NewWriterSize(f, 1<<20)
+		pw, err := NewPackWriter(s.curBuf)
 		if err != nil {
 			f.Close()
 			os.Remove(f.Name())
@@ -311,6 +320,10 @@ func (s *Store) flushLocked() error {
 	if err != nil {
 		return fail(err)
 	}
+	if err := s.curBuf.Flush(); err != nil {
+		return fail(err)
+	}
+	s.curBuf = nil
 	if err := f.Sync(); err != nil {
 		return fail(err)
 	}
@@ -473,4 +486,29 @@ func SortedIDs(m map[ID]int64) []ID {
 	}
 	sort.Slice(out, func(i, j int) bool { return string(out[i][:]) < string(out[j][:]) })
 	return out
+}
+
+func (s *Store) chunker(r io.Reader, p ChunkerParams) (*Chunker, error) {
+	s.cmu.Lock()
+	if free := s.chunkers[p]; len(free) > 0 {
+		c := free[len(free)-1]
+		s.chunkers[p] = free[:len(free)-1]
+		s.cmu.Unlock()
+		c.Reset(r)
+		return c, nil
+	}
+	s.cmu.Unlock()
+	return NewChunker(r, p)
+}
+
+func (s *Store) releaseChunker(c *Chunker, p ChunkerParams) {
+	c.Reset(nil)
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	if s.chunkers == nil {
+		s.chunkers = map[ChunkerParams][]*Chunker{}
+	}
+	if len(s.chunkers[p]) < 16 {
+		s.chunkers[p] = append(s.chunkers[p], c)
+	}
 }
