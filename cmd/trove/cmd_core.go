@@ -91,6 +91,7 @@ func addCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "kind", Usage: "dataset, model or artifact (default: the previous kind, or dataset)"},
 			&cli.StringFlag{Name: "name", Usage: "artifact name (default: the file or directory name)"},
 			&cli.StringSliceFlag{Name: "meta", Usage: "metadata KEY=VALUE (owner, license, classification, description...); repeatable"},
+			&cli.StringSliceFlag{Name: "input", Usage: "record lineage by hand: a tracked artifact this was made from, [ROLE=]PATH; repeatable"},
 			jsonFlag, quietFlag, jobsFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -118,10 +119,14 @@ func addCommand(e *env) *cli.Command {
 				return err
 			}
 			defer done()
+			lineage, err := e.addLineage(c, r)
+			if err != nil {
+				return err
+			}
 			start := time.Now()
 			prog := e.progress(c)
 			res, err := r.Add(c.Context, c.Args().Slice(), manifest.AddOptions{
-				Cwd: e.cwd, Kind: kind, Name: c.String("name"), Meta: meta,
+				Cwd: e.cwd, Kind: kind, Name: c.String("name"), Meta: meta, Lineage: lineage,
 				Progress: prog.event, Jobs: c.Int("jobs"),
 			})
 			prog.done()

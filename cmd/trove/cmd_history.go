@@ -304,7 +304,6 @@ func revCheckoutErr(rev string, err error) error {
 		return err
 	}
 	return &cliError{msg: err.Error(), code: exitIntegrity, err: err, hints: []string{
-		fmt.Sprintf("the local store lacks data that %s names; `trove fetch` gets what the current manifests name", rev),
-		fmt.Sprintf("for an older version, restore its manifest and pull: `git checkout %s -- PATH.trove && trove pull PATH`", rev),
+		fmt.Sprintf("the local store lacks data that %s names: `trove pull --rev %s` fetches it from the remote and checks it out", rev, rev),
 	}}
 }

@@ -397,7 +397,8 @@ func fetchCommand(e *env) *cli.Command {
 		Name:      "fetch",
 		Usage:     "download the chunks tracked artifacts need that the local store lacks",
 		ArgsUsage: "[PATH...]",
-		Flags:     []cli.Flag{remoteFlag, jobsFlag, jsonFlag, quietFlag},
+		Flags: []cli.Flag{remoteFlag, jobsFlag, jsonFlag, quietFlag,
+			&cli.StringFlag{Name: "rev", Usage: "fetch what the manifests at this git revision name"}},
 		Action: func(c *cli.Context) error {
 			_, err := e.fetch(c, false, c.Args().Slice())
 			return err
@@ -411,7 +412,8 @@ func pullCommand(e *env) *cli.Command {
 		Usage:     "fetch, then check out: bring the data the manifests name into the working tree",
 		ArgsUsage: "[PATH...]",
 		Flags: []cli.Flag{remoteFlag, jobsFlag, jsonFlag, quietFlag,
-			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "overwrite local changes that were never added"}},
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "overwrite local changes that were never added"},
+			&cli.StringFlag{Name: "rev", Usage: "bring the data as it was at this git revision (branch, tag, commit, HEAD~N)"}},
 		Action: func(c *cli.Context) error {
 			_, err := e.fetch(c, true, c.Args().Slice())
 			return err
@@ -433,7 +435,12 @@ func (e *env) fetch(c *cli.Context, checkout bool, paths []string) (*fetchReport
 		return nil, err
 	}
 	defer done()
-	ts, err := e.selectPaths(c, r, paths)
+	var ts []manifest.Tracked
+	if rev := c.String("rev"); rev != "" {
+		ts, err = e.revManifests(c, r, rev)
+	} else {
+		ts, err = e.selectPaths(c, r, paths)
+	}
 	if err != nil {
 		return nil, err
 	}
