@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -26,6 +27,7 @@ func verifyCommand(e *env) *cli.Command {
 		ArgsUsage: "[PATH...]",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "deep", Usage: "read every byte back and re-hash it"},
+			&cli.BoolFlag{Name: "all-revs", Usage: "every version in any commit reachable from any ref, not just the working tree's"},
 			&cli.StringFlag{Name: "remote", Aliases: []string{"r"}, Usage: "also check this remote (its objects, not the local store's)"},
 			jsonFlag, quietFlag, jobsFlag,
 		},
@@ -43,6 +45,18 @@ func verifyCommand(e *env) *cli.Command {
 			ts, err := r.List(c.Context, only)
 			if err != nil {
 				return err
+			}
+			if c.Bool("all-revs") {
+				hist, err := r.AllManifests(c.Context)
+				if err != nil {
+					return historyErr(err)
+				}
+				ts = ts[:0]
+				for _, t := range hist.Manifests {
+					if len(only) == 0 || containsPrefix(only, t.Path) {
+						ts = append(ts, t)
+					}
+				}
 			}
 			if c.NArg() > 0 && len(ts) == 0 {
 				return fmt.Errorf("%s: %w", c.Args().First(), manifest.ErrNotTracked)
@@ -112,4 +126,13 @@ func verifyCommand(e *env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+func containsPrefix(only []string, p string) bool {
+	for _, o := range only {
+		if o == p || strings.HasPrefix(p, o+"/") {
+			return true
+		}
+	}
+	return false
 }
