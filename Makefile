@@ -8,7 +8,7 @@ BIN     := $(CURDIR)/bin
 TROVE   := $(BIN)/trove
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all build demo test test-short deps bench bench-scale fuzz vet lint clean
+.PHONY: all build demo test test-short deps bench bench-scale fuzz chaos race vet lint clean
 
 all: build
 
@@ -41,6 +41,12 @@ bench-scale: build ## 1M files and a 20 GiB file (long; not in CI)
 
 fuzz: ## run every fuzz target for a while (FUZZTIME=1m by default)
 	scripts/fuzz.sh
+
+chaos: deps ## kill trove at random points, many rounds (TROVE_CHAOS_ITER=50; not in CI)
+	TROVE_CHAOS_ITER=$${TROVE_CHAOS_ITER:-50} scripts/with-versitygw.sh $(GO) test -count=1 -run 'TestKilledCommands|TestPushSurvivesKilledServer|TestTransfersSurviveNetworkFaults' -v ./cmd/trove
+
+race: deps ## every test under the race detector
+	scripts/with-versitygw.sh $(GO) test -race -count=1 ./...
 
 clean:
 	rm -rf $(BIN)

@@ -363,11 +363,23 @@ type walkEntry struct {
 // walkFiles lists the regular files and symlinks under the directory rel, sorted by
 // path. It refuses special files and nested trove manifests.
 func (r *Repo) walkFiles(rel string) ([]walkEntry, error) {
+	files, _, err := r.walkFilesStale(rel)
+	return files, err
+}
+
+// tmpMarker is in the name of every temporary file checkout writes beside the
+// data; one left by a killed process is garbage, never data.
+const tmpMarker = ".trove-tmp-"
+
+// walkFilesStale is walkFiles that also returns the temporary files a killed
+// checkout left behind (repository-relative), which it otherwise skips.
+func (r *Repo) walkFilesStale(rel string) ([]walkEntry, []string, error) {
 	// Directories are read in parallel: on a tree of many small files the cost is
 	// the lstat of every file, which the kernel serves from its caches on all cores.
 	root := r.Abs(rel)
 	var (
 		mu    sync.Mutex
+		stale []string
 		out   []walkEntry
 		first error
 		wg    sync.WaitGroup
@@ -405,6 +417,12 @@ func (r *Repo) walkFiles(rel string) ([]walkEntry, error) {
 			s := name
 			if sub != "" {
 				s = sub + "/" + name
+			}
+			if strings.Contains(name, tmpMarker) && !d.IsDir() {
+				mu.Lock()
+				stale = append(stale, rel+"/"+s)
+				mu.Unlock()
+				continue
 			}
 			if isGitName(name) {
 				// A directory or a file (as in a submodule or worktree): either makes
@@ -456,10 +474,10 @@ func (r *Repo) walkFiles(rel string) ([]walkEntry, error) {
 	walk(root, "")
 	wg.Wait()
 	if first != nil {
-		return nil, first
+		return nil, nil, first
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].rel < out[j].rel })
-	return out, nil
+	return out, stale, nil
 }
 
 func fileMode(fi fs.FileInfo) uint32 {

@@ -116,6 +116,12 @@ func (r *Repo) checkout1(ctx context.Context, st *objects.Store, m *Manifest, re
 		if fi, err := os.Lstat(r.Abs(rel)); err == nil && fi.IsDir() {
 			return fmt.Errorf("%s: %w: a directory is where the file should be", rel, ErrConflict)
 		}
+		// Temporary files a killed checkout left beside this one are garbage.
+		if olds, _ := filepath.Glob(filepath.Join(filepath.Dir(r.Abs(rel)), "."+globEscape(path.Base(rel))+tmpMarker+"*")); len(olds) > 0 {
+			for _, o := range olds {
+				os.Remove(o)
+			}
+		}
 		wrote, err := false, dirs.ensure(path.Dir(rel))
 		if err == nil {
 			wrote, err = r.restore(ctx, st, rel, fe, true, opt.Force, prog)
@@ -147,7 +153,11 @@ func (r *Repo) checkout1(ctx context.Context, st *objects.Store, m *Manifest, re
 	// Files in the directory that the tree lacks: remove those whose content the
 	// store holds (nothing is lost), keep the rest and say so. A partial checkout
 	// (only some files of the directory) leaves the rest of the directory alone.
-	if existing, err := r.walkFiles(rel); err == nil && only == nil {
+	existing, stale, werr := r.walkFilesStale(rel)
+	for _, p := range stale {
+		os.Remove(r.Abs(p))
+	}
+	if err := werr; err == nil && only == nil {
 		for _, f := range existing {
 			sub := f.rel[len(rel)+1:]
 			if want[sub] {
@@ -453,4 +463,16 @@ func (g *dirGuard) ensure(dir string) error {
 		g.ok[cur] = true
 	}
 	return nil
+}
+
+// globEscape quotes the characters filepath.Match treats specially.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if c == '*' || c == '?' || c == '[' || c == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
