@@ -213,7 +213,20 @@ func encodeEntries(entries []RecipeEntry) []byte {
 	return b
 }
 
+// RecipeParams returns the chunker parameters for recipe nodes and pieces of
+// content chunked with p: p itself when its Max is at most 16 KiB, else 1/4/16 KiB.
+// Recipe pieces are small so that an edit to a huge file rewrites a few KiB of
+// recipe, not a data-sized chunk of it (a 1 GiB file's recipe is 640 KiB of
+// entries; eight scattered edits rewrite about 64 KiB of it instead of 512 KiB).
+func RecipeParams(p ChunkerParams) ChunkerParams {
+	if p.Max <= 16<<10 {
+		return p
+	}
+	return ChunkerParams{Min: 1 << 10, Avg: 4 << 10, Max: 16 << 10}
+}
+
 func (s *Store) writeRecipe(entries []RecipeEntry, p ChunkerParams) (ID, int64, int, error) {
+	p = RecipeParams(p)
 	var newBytes int64
 	var newChunks int
 	put := func(b []byte) (ID, error) {
