@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
-# demo.sh — a scripted walk through trove's main job, in a throwaway git repository.
+# demo.sh — a scripted walk through trove's main job, on one machine, no S3 needed.
 #
 #   make demo            builds bin/trove, then runs this script
 #   scripts/demo.sh      uses bin/trove (or $TROVE, or trove on PATH)
 #
-# It creates a temporary repository (DEMO_DIR to choose it), generates a ~20 MB CSV
-# and a directory of 200 small files, and narrates each step: track, commit,
-# change, re-add (only the change is stored), restore, and check a digest with
-# b3sum. Needs git, a POSIX userland (awk, grep, sed, coreutils) and trove;
-# b3sum is optional. The repository is left in place for you to explore.
+# In a temporary directory (DEMO_DIR to choose it; it must be empty or absent) it
+# makes three things: repo/, a git repository where "you" version the data;
+# remote/, a directory remote that stands in for S3; and teammate/, a git clone
+# of repo/ where a colleague pulls the data. It generates a ~20 MB CSV and a
+# directory of 200 small files and narrates each step: track, commit, push,
+# clone and pull, check a digest with b3sum, record a second version, look at the
+# history, push only what changed, catch up, verify end to end, restore offline.
 #
-# Each section is a `step` followed by the commands it shows; add new ones
-# (push/pull, trove run, promote, report) as further steps.
+# With TROVE_TEST_S3_ENDPOINT (HOST:PORT or http(s)://HOST:PORT) and credentials
+# (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or TROVE_TEST_S3_ACCESS_KEY/
+# TROVE_TEST_S3_SECRET_KEY) it also pushes to that S3 server, e.g.
+# `scripts/with-versitygw.sh scripts/demo.sh`; without them that step is skipped.
+#
+# Needs git, a POSIX userland (awk, grep, sed, coreutils) and trove; b3sum is
+# optional. Everything is left in place for you to explore.
+#
+# Each section is a `step` followed by the commands it shows; add new ones as
+# further steps.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,31 +48,61 @@ step() {
 }
 # say TEXT: a line of narration.
 say() { printf '%s# %s%s\n' "$dim" "$*" "$off"; }
+# The prompt names the directory the command runs in: repo, teammate, or the
+# demo directory itself.
+where=demo
 # show CMD ARGS...: print the command as typed, then run it.
 show() {
-	printf '%s$ %s%s\n' "$bold" "$*" "$off"
+	printf '%s%s$ %s%s\n' "$bold" "$where" "$*" "$off"
 	"$@"
+}
+# enter DIR: cd into the demo directory or one of its subdirectories, saying so
+# with a path relative to where we are.
+enter() {
+	local to
+	case "$where:$1" in
+	demo:*) to=${1#"$tmp"/} ;;
+	*:"$tmp") to=.. ;;
+	*) to=../${1#"$tmp"/} ;;
+	esac
+	printf '%s%s$ cd %s%s\n' "$bold" "$where" "$to" "$off"
+	cd "$1"
+	where=demo
+	[ "$1" = "$tmp" ] || where=${1#"$tmp"/}
 }
 # trove is what the reader types; the function runs the binary found above.
 trove() { "$trove" "$@"; }
-# commit MESSAGE [ARGS...]: git commit under a demo identity, whatever the user's
-# configuration.
+# Git under a demo identity, whatever the user's configuration says.
+gitq() { git -c user.name="trove demo" -c user.email="demo@trove.invalid" -c commit.gpgsign=false "$@"; }
+# commit MESSAGE [ARGS...]: git commit, shown as typed.
 commit() {
 	local msg=$1
 	shift
-	printf '%s$ git commit %s-m "%s"%s\n' "$bold" "${*:+$* }" "$msg" "$off"
-	git -c user.name="trove demo" -c user.email="demo@trove.invalid" commit -q "$@" -m "$msg"
+	printf '%s%s$ git commit %s-m "%s"%s\n' "$bold" "$where" "${*:+$* }" "$msg" "$off"
+	gitq commit -q "$@" -m "$msg"
 }
+# manifest_digest FILE.trove: the hex of the manifest's digest field.
+manifest_digest() { grep -o '"digest": "blake3:[0-9a-f]*"' "$1" | sed 's/.*blake3://; s/"$//'; }
 
-repo=${DEMO_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/trove-demo.XXXXXX")}
+tmp=${DEMO_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/trove-demo.XXXXXX")}
+mkdir -p "$tmp"
+tmp=$(cd "$tmp" && pwd)
+if [ -n "$(ls -A "$tmp")" ]; then
+	echo "demo: error: $tmp is not empty; set DEMO_DIR to an empty or new directory" >&2
+	exit 2
+fi
+repo=$tmp/repo
+remote=$tmp/remote
+mate=$tmp/teammate
 mkdir -p "$repo"
 cd "$repo"
-echo "demo: repository in $repo"
+where=repo
+echo "demo: working in $tmp"
 echo "demo: using $trove ($("$trove" version))"
 start=$(date +%s)
 
 step "set up: a git repository with trove in it"
-printf '%s$ git init%s\n' "$bold" "$off"
+printf '%s%s$ git init%s\n' "$bold" "$where" "$off"
 git -c init.defaultBranch=main init -q
 show trove init
 
@@ -109,7 +149,47 @@ step "what is tracked, and is it intact?"
 show trove status
 show trove ls
 
-step "change the data: append 2,000 rows"
+step "share the data: add a remote and push"
+say "a directory stands in for S3 here; s3://BUCKET/PREFIX works the same way (see the README)"
+show trove remote add origin "$remote"
+show trove remote list
+show trove push
+say "the remote holds packs and their index files, like the local store:"
+show find ../remote -type f
+say ".trove/config names the remote (never credentials); commit it so clones find it"
+show cat .trove/config
+show git add .trove/config
+commit "Share data through origin"
+
+step "a teammate clones the git repository and pulls the data"
+enter "$tmp"
+show git clone repo teammate
+enter "$mate"
+say "git brought the manifests, not the data:"
+show ls data
+show trove status
+show trove pull
+show trove status
+
+step "check the teammate's copy without trove"
+digest=$(manifest_digest data/train.csv.trove)
+echo "manifest digest:  $digest"
+if command -v b3sum >/dev/null 2>&1; then
+	sum=$(b3sum --no-names data/train.csv)
+	echo "b3sum train.csv:  $sum"
+	if [ "$sum" != "$digest" ]; then
+		echo "demo: error: b3sum and the manifest disagree" >&2
+		exit 1
+	fi
+	say "they match: anyone can check a manifest with b3sum alone"
+else
+	say "b3sum is not installed (apt-get install b3sum); comparing with the original instead"
+	cmp data/train.csv "$repo/data/train.csv"
+	say "byte-identical to the original"
+fi
+
+step "back in your repository: change the data (append 2,000 rows)"
+enter "$repo"
 gen_rows 400001 402000 7 >>data/train.csv
 show trove status
 
@@ -119,36 +199,73 @@ say "the NEW column is what this version cost: the appended rows and a few chunk
 show git diff --stat
 commit "Add 2,000 rows to train.csv" -a
 
-step "lose the data, get it back from the local store"
+step "history: what changed, and when"
+show trove diff HEAD~1
+show trove log data/train.csv
+
+step "push the new version: only the new pack goes up"
+show trove push
+
+step "the teammate catches up: git pull, then trove pull"
+enter "$mate"
+show git pull --ff-only
+show trove pull
+show trove status
+if [ "$(manifest_digest data/train.csv.trove)" != "$(manifest_digest "$repo/data/train.csv.trove")" ]; then
+	echo "demo: error: the teammate's manifest is not the new version" >&2
+	exit 1
+fi
+cmp data/train.csv "$repo/data/train.csv"
+say "the teammate's data/train.csv is byte-identical to yours"
+
+step "verify end to end: every chunk, locally and on the remote, re-hashed"
+show trove verify --deep --remote origin
+say "exit 0: the local store and origin hold every chunk the checked-out manifests need,"
+say "and each re-hashes to its id (--all-revs checks every committed version too)"
+
+step "lose the data, get it back from the local store (no remote needed)"
+enter "$repo"
 show rm -rf data/train.csv data/images
 show trove status
 show trove checkout
 show trove status
 
-step "check a digest without trove"
-digest=$(grep -o '"digest": "blake3:[0-9a-f]*"' data/train.csv.trove | sed 's/.*blake3://; s/"$//')
-echo "manifest digest:  $digest"
-if command -v b3sum >/dev/null 2>&1; then
-	sum=$(b3sum --no-names data/train.csv)
-	echo "b3sum train.csv:  $sum"
-	if [ "$sum" != "$digest" ]; then
-		echo "demo: error: b3sum and the manifest disagree" >&2
-		exit 1
-	fi
-	say "they match: anyone can verify a manifest with b3sum alone"
+step "optional: push to a real S3 server as well"
+s3_endpoint=${TROVE_TEST_S3_ENDPOINT:-}
+if [ -n "$s3_endpoint" ] && [ -z "${AWS_ACCESS_KEY_ID:-}" ] && [ -n "${TROVE_TEST_S3_ACCESS_KEY:-}" ]; then
+	export AWS_ACCESS_KEY_ID=$TROVE_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=${TROVE_TEST_S3_SECRET_KEY:-}
+fi
+if [ -z "$s3_endpoint" ]; then
+	say "skipped: set TROVE_TEST_S3_ENDPOINT=HOST:PORT and AWS credentials to try it,"
+	say "or run: scripts/with-versitygw.sh scripts/demo.sh (starts a private S3 server)"
+elif [ -z "${AWS_ACCESS_KEY_ID:-}" ] || [ -z "${AWS_SECRET_ACCESS_KEY:-}" ]; then
+	say "skipped: TROVE_TEST_S3_ENDPOINT is set but AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are not"
 else
-	say "b3sum is not installed (apt-get install b3sum); skipping this check"
+	case $s3_endpoint in http://* | https://*) ;; *) s3_endpoint=http://$s3_endpoint ;; esac
+	say "credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; .trove/config never holds them"
+	show trove remote add s3 "s3://trove-demo/$(basename "$tmp")" --endpoint "$s3_endpoint" --path-style --create-bucket
+	show trove push --remote s3
+	show trove verify --deep --remote s3
+	say "the S3 server may be gone once this script ends, so forget the remote again"
+	show trove remote remove s3
 fi
 
-printf '\n%sdone in %ds.%s The repository is %s\n' "$bold" $(($(date +%s) - start)) "$off" "$repo"
+printf '\n%sdone in %ds.%s Everything is in %s:\n' "$bold" $(($(date +%s) - start)) "$off" "$tmp"
+printf '  %-10s %s\n' \
+	"repo/" "your git repository, with two versions of the data" \
+	"remote/" "the directory remote both clones push to and pull from" \
+	"teammate/" "a git clone of repo/ that pulled the data from remote/"
 # Name trove the way the reader can type it.
 t=$trove
 [ "$(type -P trove || true)" = "$trove" ] && t=trove
 echo "Try next:"
-printf '  %-52s # %s\n' \
+printf '  %-58s # %s\n' \
 	"cd $repo" "" \
-	"$t status --json" "the state of every artifact, for scripts" \
-	"$t ls data" "what is tracked under data/" \
-	"git log --stat" "manifests are ordinary commits" \
-	"echo x >> data/images/class_1/img_001.txt; $t status" "per-file changes in a directory" \
-	"rm -rf $repo" "when you are done" | sed 's/ *# $//'
+	"$t checkout --rev HEAD~1 && $t status" "the data as it was one commit ago" \
+	"$t checkout" "and back to what the manifests say" \
+	"$t diff HEAD~1 --json" "the same history, for scripts" \
+	"$t hooks install" "git commit/push/pull then keep the data in step" \
+	"$t gc --dry-run" "what garbage collection would delete (nothing yet)" \
+	"git clone $repo $tmp/partial && cd $tmp/partial" "" \
+	"$t pull data/images/class_1/img_001.txt" "a partial pull: one file's chunks only" \
+	"rm -rf $tmp" "when you are done" | sed 's/ *# $//'
