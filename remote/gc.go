@@ -37,8 +37,8 @@ type GCResult struct {
 	Freed int64            `json:"freed_bytes"`
 }
 
-// KeepPrefix holds keep-lists: any object under keep/ lists pack ids (hex, one per
-// line) that GC must never delete, whatever this repository's history says. Teams
+// KeepPrefix holds keep-lists: any object under keep/ lists pack ids (hex, with or
+// without "blake3:", one per line) that GC must never delete, whatever this repository's history says. Teams
 // sharing one remote between several git repositories put there the packs their
 // other repositories need (or rely on the grace period).
 const KeepPrefix = "keep/"
@@ -72,7 +72,8 @@ func GC(ctx context.Context, rem Remote, live func(objects.ID) bool, opt GCOptio
 			defer rc.Close()
 			sc := bufio.NewScanner(io.LimitReader(rc, 64<<20))
 			for sc.Scan() {
-				if id, err := objects.ParseHex(strings.TrimSpace(sc.Text())); err == nil {
+				line := strings.TrimPrefix(strings.TrimSpace(sc.Text()), objects.IDPrefix)
+				if id, err := objects.ParseHex(line); err == nil {
 					keep[id] = true
 				}
 			}

@@ -68,7 +68,7 @@ func classify(err error) (int, []string) {
 	case errors.Is(err, objects.ErrMissing):
 		return exitIntegrity, []string{"the data is not in the local store: `trove pull` fetches it from the remote"}
 	case errors.Is(err, objects.ErrCorrupt):
-		return exitIntegrity, []string{"the local store is damaged; fetch the data again with `trove pull`"}
+		return exitIntegrity, []string{"stored bytes do not match their id: `trove verify --deep` names the damaged objects; delete the damaged pack under .trove/store/packs, then `trove pull` fetches it again (or `trove add PATH` stores it again from the data)"}
 	case errors.Is(err, manifest.ErrLocked):
 		return exitRuntime, []string{"wait for the other trove command to finish and run this one again"}
 	case errors.Is(err, manifest.ErrConflict):

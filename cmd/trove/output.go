@@ -22,7 +22,7 @@ import (
 var (
 	jsonFlag  = &cli.BoolFlag{Name: "json", Usage: "print the result as JSON on stdout"}
 	quietFlag = &cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress and no summary"}
-	jobsFlag  = &cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "parallel workers (default: number of CPUs)"}
+	jobsFlag  = &cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "parallel workers (default: the number of CPUs for local work, 4 per CPU and at least 8 for transfers)"}
 )
 
 // writeJSON prints v as indented JSON.
