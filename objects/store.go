@@ -13,6 +13,10 @@ import (
 	"sync"
 )
 
+// writebackStep is how much of a pack is written before the kernel is asked to
+// start writing it to disk.
+const writebackStep = 8 << 20
+
 // DefaultPackSize is the size at which the store closes a pack and starts another.
 const DefaultPackSize = 64 << 20
 
@@ -47,6 +51,7 @@ type Store struct {
 	cur     *PackWriter
 	curFile *os.File
 	curBuf  *bufio.Writer // small chunks are batched into large writes
+	curKick int64         // offset up to which writeback was started
 
 	// chunkers recycles chunkers (and their 2 x Max buffers): adding many small
 	// files would otherwise allocate and clear half a megabyte per file.
@@ -281,12 +286,16 @@ func (s *Store) Put(id ID, data []byte) (bool, error) {
 			os.Remove(f.Name())
 			return false, fmt.Errorf("write pack: %w", err)
 		}
-		s.cur, s.curFile = pw, f
+		s.cur, s.curFile, s.curKick = pw, f, 0
 	}
 	if err := s.cur.Add(id, data); err != nil {
 		return false, fmt.Errorf("write pack: %w", err)
 	}
 	s.pending[id] = struct{}{}
+	if written := int64(s.cur.Size()) - int64(s.curBuf.Buffered()); written-s.curKick >= writebackStep {
+		startWriteback(s.curFile, s.curKick, written-s.curKick)
+		s.curKick = written
+	}
 	if s.cur.Size() >= s.packSize {
 		if err := s.flushLocked(); err != nil {
 			return false, err
