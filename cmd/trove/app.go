@@ -62,6 +62,8 @@ func newApp(e *env) *cli.App {
 		Writer:               e.stdout,
 		ErrWriter:            e.stderr,
 		EnableBashCompletion: true,
+		// Paths may contain commas: --input a,b.csv is one path, not two.
+		DisableSliceFlagSeparator: true,
 		HideVersion:          true,
 		Commands: []*cli.Command{
 			initCommand(e),

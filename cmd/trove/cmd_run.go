@@ -93,6 +93,8 @@ func govErr(err error) error {
 		return &cliError{msg: err.Error(), code: cmdErr.Exit, err: err}
 	case errors.Is(err, governance.ErrNotStarted):
 		return &cliError{msg: err.Error() + "; nothing was recorded", code: 127, err: err, hints: []string{"check the command after --; it runs without a shell (use sh -c '...' for one)"}}
+	case errors.Is(err, governance.ErrNotRegistrable):
+		return &cliError{msg: err.Error(), code: exitRuntime, err: err}
 	case errors.Is(err, governance.ErrDirty):
 		return &cliError{msg: err.Error(), code: exitRuntime, err: err, hints: []string{"commit the changes so the lineage can name the code, or pass --allow-dirty to record the tree as dirty"}}
 	case errors.Is(err, governance.ErrNoCommit):
@@ -102,7 +104,7 @@ func govErr(err error) error {
 	case errors.Is(err, governance.ErrInputChanged):
 		return &cliError{msg: err.Error() + "; nothing was recorded", code: exitRuntime, err: err, hints: []string{"a step must not modify its inputs: write to an --output instead, then run it again"}}
 	case errors.Is(err, governance.ErrNotProduced):
-		return &cliError{msg: err.Error() + " by the command; nothing was recorded", code: exitRuntime, err: err, hints: []string{"check that the command writes every --output path (relative to the current directory)"}}
+		return &cliError{msg: err.Error() + "; nothing was recorded", code: exitRuntime, err: err, hints: []string{"check that the command writes every --output path (relative to the current directory)"}}
 	case errors.Is(err, governance.ErrMetrics):
 		return &cliError{msg: err.Error() + "; nothing was recorded", code: exitRuntime, err: err, hints: []string{`metrics are a JSON object of names to finite numbers, e.g. {"accuracy": 0.91, "eval": {"loss": 0.3}}`}}
 	case errors.Is(err, governance.ErrParams):
@@ -119,8 +121,6 @@ func govErr(err error) error {
 		return &cliError{msg: err.Error(), code: exitUsage, err: err, hints: []string{"`trove ls` lists tracked artifacts and their names"}}
 	case errors.Is(err, governance.ErrVersionExists):
 		return &cliError{msg: err.Error(), code: exitRuntime, err: err, hints: []string{"choose another --version, or --bump major|minor|patch"}}
-	case errors.Is(err, governance.ErrNotRegistrable):
-		return &cliError{msg: err.Error(), code: exitRuntime, err: err}
 	case errors.Is(err, governance.ErrDeprecated), errors.Is(err, governance.ErrAlreadyInStage):
 		return &cliError{msg: err.Error(), code: exitRuntime, err: err}
 	case errors.Is(err, governance.ErrDenied):
