@@ -128,6 +128,7 @@ func (m *meter) add(bytes, objs int64) {
 type Index struct {
 	Packs  map[objects.ID]bool
 	chunks map[objects.ID]objects.Loc
+	bytes  map[objects.ID]int64 // chunk bytes in each pack
 }
 
 // Has reports whether the remote holds chunk id.
@@ -161,7 +162,7 @@ func LoadIndex(ctx context.Context, rem Remote, opt Options) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", rem, err)
 	}
-	x := &Index{Packs: map[objects.ID]bool{}, chunks: map[objects.ID]objects.Loc{}}
+	x := &Index{Packs: map[objects.ID]bool{}, chunks: map[objects.ID]objects.Loc{}, bytes: map[objects.ID]int64{}}
 	var mu sync.Mutex
 	if opt.CacheDir != "" {
 		if err := os.MkdirAll(opt.CacheDir, 0o755); err != nil {
@@ -180,6 +181,7 @@ func LoadIndex(ctx context.Context, rem Remote, opt Options) (*Index, error) {
 			defer mu.Unlock()
 			x.Packs[pid] = true
 			for _, e := range entries {
+				x.bytes[pid] += int64(e.Length)
 				if _, ok := x.chunks[e.ID]; !ok {
 					x.chunks[e.ID] = objects.Loc{Pack: pid, Offset: e.Offset, Length: e.Length}
 				}
@@ -386,6 +388,9 @@ func (e *NotOnRemoteError) Is(target error) bool { return target == ErrNotFound 
 const (
 	maxGap   = 256 << 10
 	maxRange = 32 << 20
+	// wholePackRatio: when at least this fraction of a pack's chunk bytes is
+	// wanted, the pack is downloaded whole.
+	wholePackRatio = 0.8
 )
 
 type span struct {
@@ -419,8 +424,20 @@ func Fetch(ctx context.Context, rem Remote, st *objects.Store, ids []objects.ID,
 		byPack[loc.Pack] = append(byPack[loc.Pack], objects.IndexEntry{ID: id, Offset: loc.Offset, Length: loc.Length})
 	}
 	var spans []*span
+	var whole []objects.ID
 	var total int64
 	for pid, es := range byPack {
+		// Most of a pack wanted: download it whole and install it as it is (one
+		// pass, hashed against its name), rather than re-packing its chunks.
+		var want int64
+		for _, e := range es {
+			want += int64(e.Length)
+		}
+		if float64(want) >= wholePackRatio*float64(x.bytes[pid]) && !st.HasPack(pid) {
+			whole = append(whole, pid)
+			total += want
+			continue
+		}
 		sort.Slice(es, func(i, j int) bool { return es[i].Offset < es[j].Offset })
 		var cur *span
 		for _, e := range es {
@@ -440,6 +457,37 @@ func Fetch(ctx context.Context, rem Remote, st *objects.Store, ids []objects.ID,
 	var chunks, bytes, read atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opt.Jobs)
+	for _, pid := range whole {
+		g.Go(func() error {
+			return retry(gctx, &opt, func() error {
+				rc, err := rem.Get(gctx, PackKey(pid), 0, -1)
+				if err != nil {
+					return fmt.Errorf("fetch %s: %w", PackKey(pid), err)
+				}
+				defer rc.Close()
+				cr := &countingReader{r: rc, m: m}
+				n, err := st.AddPackFrom(pid, cr)
+				read.Add(n)
+				if err != nil {
+					m.add(-cr.n, 0)
+					if errors.Is(err, objects.ErrCorrupt) {
+						if n < x.bytes[pid] {
+							return &truncatedError{msg: fmt.Sprintf("%s on %s: %v: it ends early (truncated object?)", PackKey(pid), rem, objects.ErrCorrupt)}
+						}
+						return fmt.Errorf("%s on %s: %w", PackKey(pid), rem, err)
+					}
+					return err
+				}
+				c := byPack[pid]
+				chunks.Add(int64(len(c)))
+				for _, e := range c {
+					bytes.Add(int64(e.Length))
+				}
+				m.add(0, int64(len(c)))
+				return nil
+			})
+		})
+	}
 	for _, sp := range spans {
 		g.Go(func() error {
 			return retry(gctx, &opt, func() error {
@@ -452,7 +500,7 @@ func Fetch(ctx context.Context, rem Remote, st *objects.Store, ids []objects.ID,
 		})
 	}
 	err = g.Wait()
-	res.Chunks, res.Bytes, res.Read, res.Requests = int(chunks.Load()), bytes.Load(), read.Load(), len(spans)
+	res.Chunks, res.Bytes, res.Read, res.Requests = int(chunks.Load()), bytes.Load(), read.Load(), len(spans)+len(whole)
 	if ferr := st.Flush(); err == nil {
 		err = ferr
 	}
