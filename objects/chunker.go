@@ -72,13 +72,19 @@ func (p ChunkerParams) Validate() error {
 // only on the last k+1 bytes, so the masks test the top bits of h: with the default
 // parameters every tested bit depends on at least the last 47 bytes.
 //
-// Masks (normalized chunking, level 2, as in Xia et al., "FastCDC", USENIX ATC 2016).
+// Masks (normalized chunking, level 1, as in Xia et al., "FastCDC", USENIX ATC 2016).
 // With n = log2(Avg):
 //
-//	maskS = the top n+2 bits of a uint64 set (stricter, used before Avg)
+//	maskS = the top n bits of a uint64 set (stricter, used before Avg)
 //	maskL = the top n-2 bits of a uint64 set (looser, used from Avg on)
 //
-// For the default Avg of 64 KiB (n = 16): maskS = 0xffffc00000000000 (18 bits),
+// that is, level 1 around n-1 bits: the Min bytes skipped at the start of every
+// chunk add to its length, so aiming the masks at half of Avg makes the mean chunk
+// about Avg (57 KiB measured for the defaults, against 73 KiB with masks around n
+// bits). Level 1 rather than 2 because a boundary that an edit shifts is found
+// again sooner: with 5% of a file's 64 KiB blocks rewritten, level 1 stores 2.5x
+// the changed bytes where level 2 stores 3.2x (casync, the same sizes: 2.5x).
+// For the default Avg of 64 KiB (n = 16): maskS = 0xffff000000000000 (16 bits),
 // maskL = 0xfffc000000000000 (14 bits).
 //
 // Cutting. A chunk starts at offset 0 of the remaining stream with h = 0. The first
@@ -120,7 +126,7 @@ func newCutter(p ChunkerParams) (cutter, error) {
 		min:   p.Min,
 		avg:   p.Avg,
 		max:   p.Max,
-		maskS: ^uint64(0) << (64 - (n + 2)),
+		maskS: ^uint64(0) << (64 - n),
 		maskL: ^uint64(0) << (64 - (n - 2)),
 	}, nil
 }

@@ -510,7 +510,7 @@ func referenceCut(data []byte, p ChunkerParams, final bool) int {
 	for a := p.Avg; a > 1; a >>= 1 {
 		n++
 	}
-	maskS := ^uint64(0) << (64 - (n + 2))
+	maskS := ^uint64(0) << (64 - n)
 	maskL := ^uint64(0) << (64 - (n - 2))
 	var h uint64
 	for i := p.Min; i < len(data) && i < p.Max; i++ {
