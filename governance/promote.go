@@ -12,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/trove-dev/trove/manifest"
 )
@@ -118,6 +119,9 @@ type TagResult struct {
 	Tag    string `json:"tag"`
 	Commit string `json:"commit"`
 	Record Record `json:"record"`
+	// SignedBy is the SHA256 fingerprint of the SSH key that signed the tag;
+	// empty for an unsigned tag.
+	SignedBy string `json:"signed_by,omitempty"`
 }
 
 // RegisterOptions configure Register.
@@ -211,7 +215,7 @@ func Register(ctx context.Context, r *manifest.Repo, w World, opt RegisterOption
 		Artifact: rel, Digest: m.Digest.String(), ManifestCommit: head.String(),
 		At: stamp(now), By: id.String(), Message: opt.Message,
 	}
-	return createTag(g, tn, head, id, now, rec)
+	return createTag(ctx, g, w, tn, head, id, now, rec)
 }
 
 // findAtHead finds the artifact to register among HEAD's manifests.
@@ -289,23 +293,35 @@ func checkCommitted(ctx context.Context, r *manifest.Repo, rel string, atHead *m
 	return nil
 }
 
-// createTag writes the annotated tag with the record as its message.
-func createTag(g *git.Repository, tn TagName, target plumbing.Hash, id Identity, now time.Time, rec Record) (*TagResult, error) {
+// createTag writes the annotated tag with the record as its message, SSH-signed
+// when w says so (see signing.go).
+func createTag(ctx context.Context, g *git.Repository, w World, tn TagName, target plumbing.Hash, id Identity, now time.Time, rec Record) (*TagResult, error) {
 	msg, err := EncodeRecord(&rec)
 	if err != nil {
 		return nil, err
 	}
-	_, err = g.CreateTag(tn.String(), target, &git.CreateTagOptions{
-		Tagger:  &object.Signature{Name: id.Name, Email: id.Email, When: now},
-		Message: string(msg),
-	})
+	signer, done, err := tagSigner(ctx, g, w)
+	if err != nil {
+		return nil, fmt.Errorf("sign tag %s: %w", tn, err)
+	}
+	defer done()
+	tagger := object.Signature{Name: id.Name, Email: id.Email, When: now}
+	if signer != nil {
+		err = writeSignedTag(g, tn.String(), target, tagger, string(msg), signer)
+	} else {
+		_, err = g.CreateTag(tn.String(), target, &git.CreateTagOptions{Tagger: &tagger, Message: string(msg)})
+	}
 	if errors.Is(err, git.ErrTagExists) {
 		return nil, fmt.Errorf("%w: the tag %s exists", ErrVersionExists, tn)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create tag %s: %w", tn, err)
 	}
-	return &TagResult{Tag: tn.String(), Commit: target.String(), Record: rec}, nil
+	res := &TagResult{Tag: tn.String(), Commit: target.String(), Record: rec}
+	if signer != nil {
+		res.SignedBy = ssh.FingerprintSHA256(signer.PublicKey())
+	}
+	return res, nil
 }
 
 // Proposal is a promotion about to happen, as a Gate sees it.
@@ -409,7 +425,7 @@ func Promote(ctx context.Context, r *manifest.Repo, w World, opt PromoteOptions)
 		rec.Decision = d.Record
 	}
 	tn := TagName{Name: opt.Ref.Name, Action: ActionAssign, Stage: opt.Stage, Counter: reg.nextCounter(opt.Ref.Name)}
-	return createTag(g, tn, plumbing.NewHash(v.Commit), id, now, rec)
+	return createTag(ctx, g, w, tn, plumbing.NewHash(v.Commit), id, now, rec)
 }
 
 // DeprecateOptions configure Deprecate.
@@ -468,7 +484,7 @@ func Deprecate(ctx context.Context, r *manifest.Repo, w World, opt DeprecateOpti
 			target = v.Commit // the greatest version's, sorted last
 		}
 	}
-	return createTag(g, tn, plumbing.NewHash(target), id, now, rec)
+	return createTag(ctx, g, w, tn, plumbing.NewHash(target), id, now, rec)
 }
 
 // RegistryCommit returns the commit a registry reference names, for commands

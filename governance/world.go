@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // World is what the governance functions need from outside the process: the
@@ -25,6 +27,13 @@ type World struct {
 	Runner Runner
 	// ReadFile reads a file of the machine (/proc/cpuinfo). nil: os.ReadFile.
 	ReadFile func(string) ([]byte, error)
+	// TagSigning says whether registry tags are SSH-signed (signing.go). The
+	// zero value, SignAuto, reads TROVE_SIGN_TAGS from Getenv and otherwise
+	// signs when a signing key is configured.
+	TagSigning SigningMode
+	// TagSigner, when set, signs registry tags (unless TagSigning is SignNever)
+	// instead of the configured key; the caller opened it and closes it.
+	TagSigner ssh.Signer
 }
 
 func (w World) now() time.Time {

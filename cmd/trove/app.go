@@ -64,7 +64,7 @@ func newApp(e *env) *cli.App {
 		EnableBashCompletion: true,
 		// Paths may contain commas: --input a,b.csv is one path, not two.
 		DisableSliceFlagSeparator: true,
-		HideVersion:          true,
+		HideVersion:               true,
 		Commands: []*cli.Command{
 			initCommand(e),
 			addCommand(e),
@@ -88,6 +88,10 @@ func newApp(e *env) *cli.App {
 			stagesCommand(e),
 			promoteCommand(e),
 			deprecateCommand(e),
+			checkCommand(e),
+			policyCommand(e),
+			approveCommand(e),
+			approvalsCommand(e),
 			versionCommand(e),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {

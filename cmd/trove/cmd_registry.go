@@ -5,6 +5,8 @@ package main
 // record (see governance/doc.go); publish them with `git push origin --tags`.
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/trove-dev/trove/governance"
+	"github.com/trove-dev/trove/governance/policy"
 	"github.com/trove-dev/trove/manifest"
 )
 
@@ -113,10 +116,18 @@ func promoteCommand(e *env) *cli.Command {
 		Usage: "assign a stage to a model version: an annotated tag NAME#STAGE#N",
 		Description: "The stage must be one of .trove/config's `stages:` (default dev, staging,\n" +
 			"production); the version must be registered and not deprecated. The version holds the\n" +
-			"stage from now until another version is promoted to it.",
+			"stage from now until another version is promoted to it.\n" +
+			"\n" +
+			"The policy (.trove/policy.yaml) gates it, as `trove check NAME@VERSION --stage STAGE`\n" +
+			"would: when denied, nothing is written, the failing rules are printed and trove exits\n" +
+			"with 4; when allowed, the decision (policy digest, input digest, evaluation time, every\n" +
+			"rule's result) is kept in the tag's record as \"decision\". --dry-run evaluates only\n" +
+			"(exit 0 or 4). Without a policy nothing is gated (a warning says so).",
 		ArgsUsage: "NAME@VERSION --to STAGE",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "to", Usage: "the stage", Required: false},
+			&cli.BoolFlag{Name: "dry-run", Usage: "evaluate the policy and print the decision; write nothing"},
+			gateRemote, offlineFlag,
 			messageFlag, jsonFlag, quietFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -125,6 +136,9 @@ func promoteCommand(e *env) *cli.Command {
 			}
 			if c.String("to") == "" {
 				return usageErr("promote needs --to STAGE", "e.g. trove promote churn-model@v1.2.0 --to staging")
+			}
+			if c.Bool("offline") && c.IsSet("remote") {
+				return usageErr("give --remote or --offline, not both")
 			}
 			ref, err := governance.ParseRef(c.Args().First())
 			if err != nil {
@@ -146,16 +160,106 @@ func promoteCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := e.readRegistry(r); err != nil {
+			reg, err := e.readRegistry(r)
+			if err != nil {
 				return err
 			}
-			res, err := governance.Promote(c.Context, r, w, governance.PromoteOptions{Ref: ref, Stage: c.String("to"), Stages: stages, Message: c.String("message")})
+			gc, err := e.gateConfig(r)
 			if err != nil {
+				return err
+			}
+			var evaluated *checkResult
+			var gate governance.Gate
+			if gc.Policy == nil {
+				fmt.Fprint(e.stderr, noPolicyWarning)
+			} else {
+				check, err := e.remoteCheck(c, r, gc.Policy)
+				if err != nil {
+					return err
+				}
+				gate = governance.PolicyGate(r, w, governance.GateOptions{
+					Build: governance.BuildOptions{Stages: stages, Allowed: gc.Allowed, Roles: gc.Roles, Policy: gc.Policy,
+						Registry: reg, CheckRemote: check, Warn: e.gateWarn},
+					Evaluated: func(in policy.Input, d policy.Decision) {
+						cr := newCheckResult(in.Subject.Name+"@"+in.Subject.Version, in, d)
+						evaluated = &cr
+					},
+				})
+			}
+			dryRun := c.Bool("dry-run")
+			if dryRun {
+				// Promote runs every registry check, then the gate; stopping it
+				// there writes nothing.
+				inner := gate
+				gate = func(ctx context.Context, p governance.Proposal) (governance.Decision, error) {
+					if inner == nil {
+						return governance.Decision{Allow: true}, errPromoteDryRun
+					}
+					d, err := inner(ctx, p)
+					if err != nil {
+						return d, err
+					}
+					return d, errPromoteDryRun
+				}
+			}
+			res, err := governance.Promote(c.Context, r, w, governance.PromoteOptions{Ref: ref, Stage: c.String("to"), Stages: stages, Message: c.String("message"), Gate: gate})
+			switch {
+			case errors.Is(err, errPromoteDryRun):
+				return e.promoteDryRun(c, ref, evaluated)
+			case errors.Is(err, governance.ErrDenied) && evaluated != nil:
+				if c.Bool("json") {
+					if err := writeJSON(e.stdout, checkReport{Allowed: false, PolicyDigest: evaluated.Decision.PolicyDigest, Checks: []checkResult{*evaluated}}); err != nil {
+						return err
+					}
+				} else if err := decisionTable(e.stdout, []checkResult{*evaluated}, true); err != nil {
+					return err
+				}
+				e.summary(c, "%s: %s", subjectStage(evaluated.Subject, evaluated.TargetStage), verdict(evaluated.Decision))
+				return &cliError{msg: err.Error(), code: exitDenied, err: err,
+					hints: []string{"`trove check " + evaluated.Subject + " --stage " + evaluated.TargetStage + " --format json` shows each rule's evidence"}}
+			case err != nil:
 				return govErr(err)
 			}
-			return e.tagCreated(c, res, fmt.Sprintf("promoted %s@%s to %s", ref.Name, res.Record.Version, res.Record.Stage))
+			if err := e.tagCreated(c, res, fmt.Sprintf("promoted %s@%s to %s", ref.Name, res.Record.Version, res.Record.Stage)); err != nil {
+				return err
+			}
+			if evaluated != nil {
+				e.summary(c, "policy %s: %s; the decision is in the tag's record (input %s)", shortID(evaluated.Decision.PolicyDigest), verdict(evaluated.Decision), evaluated.InputDigest)
+			}
+			return nil
 		},
 	}
+}
+
+// errPromoteDryRun stops Promote after the gate decided, before it writes.
+var errPromoteDryRun = errors.New("dry run")
+
+// promoteDryRun prints what the gate decided; exit 4 when it would deny.
+func (e *env) promoteDryRun(c *cli.Context, ref governance.Ref, evaluated *checkResult) error {
+	if evaluated == nil {
+		e.summary(c, "dry run: %s may be promoted to %s (no policy); nothing written", ref, c.String("to"))
+		return nil
+	}
+	rep := checkReport{Allowed: evaluated.Decision.Allowed, PolicyDigest: evaluated.Decision.PolicyDigest, Checks: []checkResult{*evaluated}}
+	var err error
+	if c.Bool("json") {
+		err = writeJSON(e.stdout, rep)
+	} else if len(evaluated.Decision.Results) > 0 {
+		err = decisionTable(e.stdout, rep.Checks, false)
+	}
+	if err != nil {
+		return err
+	}
+	e.summary(c, "dry run: %s: %s; nothing written", subjectStage(evaluated.Subject, evaluated.TargetStage), verdict(evaluated.Decision))
+	return deniedErr(rep.Checks)
+}
+
+// shortID shortens a blake3:... digest for messages.
+func shortID(d string) string {
+	if len(d) > len("blake3:")+12 {
+		return d[:len("blake3:")+12]
+	}
+	return d
 }
 
 func deprecateCommand(e *env) *cli.Command {
