@@ -407,10 +407,38 @@ else
 fi
 rm -rf "$R" "$W/gs3"
 
+# Diff between two commits of the small-file dataset where 10 files changed: trove
+# diff (manifests read from git, trees compared) against git diff --stat of the
+# same change in a plain repository.
+log "trove diff and git diff --stat of a 10-file change"
+R=$W/d3
+mkdir -p "$R" "$W/gd3"
+change10() { # change10 DIR: rewrite 10 files spread over the tree
+	local i f
+	for i in 0 7 13 29 41 53 67 71 83 97; do
+		f=$(find "$1/small" -type f | sort | sed -n "$((i * FILES / 100 + 1))p")
+		head -c 3000 /dev/urandom >"$f"
+	done
+}
+if (cd "$R" && git init -q && "$TROVE" init -q && cp -a "$D/small" small && "$TROVE" add -q small >/dev/null &&
+	git add -A && git commit -q -m v1 && change10 "$R" && "$TROVE" add -q small >/dev/null && git commit -qam v2 &&
+	"$TROVE" diff -q HEAD~1 HEAD >/dev/null); then
+	t_diff=$(hf_trove trove-diff-small "" "'$TROVE' diff -q HEAD~1 HEAD" "$R")
+else
+	die "trove diff setup failed"
+fi
+t_gdiff=""
+if (cd "$W/gd3" && git init -q && cp -a "$D/small" small && git add -A && git commit -q -m v1 &&
+	change10 "$W/gd3" && git commit -qam v2); then
+	t_gdiff=$(hf_peer git git-diff-stat-small "" "git diff --stat HEAD~1 HEAD" "$W/gd3")
+fi
+rm -rf "$R" "$W/gd3"
+
 row "3. add $HF small files ($(fmt_val B "$SMALL_BYTES")): time" s "$t_sadd" "git add -A" "$t_gadd" "info"
 row "3. add $HF small files: time" s "$t_sadd" "restic backup (first)" "$t_restic" "le 0.5"
 row "3. add $HF small files: peak RSS" B "$rss_sadd" "-" "" "info"
 row "3. status, $HF unchanged files: time" s "$t_status" "git status" "$t_gstatus" "le 1.5"
+row "3. diff of two commits, 10 of $HF files changed: time" s "$t_diff" "git diff --stat" "$t_gdiff" "le 2"
 
 # --- 4. peak RSS of a big add -------------------------------------------------------
 
