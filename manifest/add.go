@@ -254,6 +254,19 @@ func (r *Repo) addOne1(ctx context.Context, st *objects.Store, rel string, opt A
 	default:
 		return res, nil, fmt.Errorf("%s: %w: not a regular file or directory", rel, ErrUnsupported)
 	}
+	// Same bytes as before: what the manifest said about how they were made, and
+	// how they scored, still holds (trove add --meta after trove run keeps both).
+	if old != nil && old.Digest == m.Digest {
+		if m.Lineage == nil {
+			m.Lineage = old.Lineage
+		}
+		if m.Metrics == nil {
+			m.Metrics = old.Metrics
+		}
+		if m.Profile == nil {
+			m.Profile = old.Profile
+		}
+	}
 	if err := m.Validate(); err != nil {
 		return res, nil, fmt.Errorf("%s: %w", rel, err)
 	}

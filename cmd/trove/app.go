@@ -92,6 +92,8 @@ func newApp(e *env) *cli.App {
 			policyCommand(e),
 			approveCommand(e),
 			approvalsCommand(e),
+			reportCommand(e),
+			exportCommand(e),
 			versionCommand(e),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
