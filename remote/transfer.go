@@ -65,7 +65,7 @@ func (o *Options) defaults() {
 		o.Jobs = max(8, 4*runtime.GOMAXPROCS(0))
 	}
 	if o.Retries <= 0 {
-		o.Retries = 4
+		o.Retries = 5
 	}
 	if o.Backoff == nil {
 		o.Backoff = func(attempt int) time.Duration {

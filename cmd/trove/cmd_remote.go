@@ -78,6 +78,12 @@ func (e *env) dial(ctx context.Context, r *manifest.Repo, rc manifest.RemoteConf
 	cfg := s3.Config{
 		Bucket: u.Host, Prefix: strings.Trim(u.Path, "/"), Region: rc.Region, PathStyle: rc.PathStyle,
 		CAFile: rc.CAFile, Profile: rc.Profile, Env: e.getenv,
+		// trove's transfer engine retries every request itself, with a fresh body
+		// each time. minio-go's own retry of a multipart part re-seeks the part's
+		// buffer while the failed attempt's transport may still be reading it (a
+		// data race the race detector caught under injected network faults), so it
+		// is turned off.
+		MaxRetries: 1,
 	}
 	if ep := rc.Endpoint; ep != "" {
 		switch {
