@@ -254,6 +254,17 @@ func (r *Repo) addOne1(ctx context.Context, st *objects.Store, rel string, opt A
 	default:
 		return res, nil, fmt.Errorf("%s: %w: not a regular file or directory", rel, ErrUnsupported)
 	}
+	// Tabular datasets get a data profile (columns, types, nulls, rows), which the
+	// policy's data-quality rules compare between versions.
+	if m.Type == TypeFile && m.Kind == KindDataset && (old == nil || old.Digest != m.Digest || old.Profile == nil) {
+		if format := ProfileFormat(rel); format != "" {
+			if p, err := ProfileFile(abs, format); err == nil {
+				m.Profile = p
+			} else {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("no data profile: %v", err))
+			}
+		}
+	}
 	// Same bytes as before: what the manifest said about how they were made, and
 	// how they scored, still holds (trove add --meta after trove run keeps both).
 	if old != nil && old.Digest == m.Digest {
