@@ -12,13 +12,23 @@
 # clone and pull, check a digest with b3sum, record a second version, look at the
 # history, push only what changed, catch up, verify end to end, restore offline.
 #
+# Then the governance story, from data to an approved model in production: add
+# an evaluation set, train a toy model under `trove run` (lineage and metrics
+# recorded), register it as an SSH-signed git tag, write a policy (a metric
+# floor, complete lineage, a signed model-risk approval for production), promote
+# it to staging, see production refused for want of an approval (exit 4), sign
+# one with an SSH key made by ssh-keygen, promote, and write the auditor's report
+# and an in-toto provenance statement. The keys go in keys/, beside repo/.
+# Without ssh-keygen the signing steps are skipped (and production stays
+# refused).
+#
 # With TROVE_TEST_S3_ENDPOINT (HOST:PORT or http(s)://HOST:PORT) and credentials
 # (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or TROVE_TEST_S3_ACCESS_KEY/
 # TROVE_TEST_S3_SECRET_KEY) it also pushes to that S3 server, e.g.
 # `scripts/with-versitygw.sh scripts/demo.sh`; without them that step is skipped.
 #
-# Needs git, a POSIX userland (awk, grep, sed, coreutils) and trove; b3sum is
-# optional. Everything is left in place for you to explore.
+# Needs git, a POSIX userland (awk, grep, sed, coreutils) and trove; b3sum and
+# ssh-keygen are optional. Everything is left in place for you to explore.
 #
 # Each section is a `step` followed by the commands it shows; add new ones as
 # further steps.
@@ -51,9 +61,20 @@ say() { printf '%s# %s%s\n' "$dim" "$*" "$off"; }
 # The prompt names the directory the command runs in: repo, teammate, or the
 # demo directory itself.
 where=demo
+# shown ARGS...: the arguments as one would type them, quoted where needed.
+shown() {
+	local a out=
+	for a in "$@"; do
+		case $a in
+		'' | *[!A-Za-z0-9_./:=@%+,^~-]*) a="'${a//\'/\'\\\'\'}'" ;;
+		esac
+		out+="${out:+ }$a"
+	done
+	printf '%s' "$out"
+}
 # show CMD ARGS...: print the command as typed, then run it.
 show() {
-	printf '%s%s$ %s%s\n' "$bold" "$where" "$*" "$off"
+	printf '%s%s$ %s%s\n' "$bold" "$where" "$(shown "$@")" "$off"
 	"$@"
 }
 # enter DIR: cd into the demo directory or one of its subdirectories, saying so
@@ -197,6 +218,7 @@ step "record the new version: only the changed chunks are stored"
 show trove add data/train.csv
 say "the NEW column is what this version cost: the appended rows and a few chunk ends"
 show git diff --stat
+first=$(git rev-parse --short HEAD) # the commit with the first version, for "Try next"
 commit "Add 2,000 rows to train.csv" -a
 
 step "history: what changed, and when"
@@ -250,20 +272,185 @@ else
 	show trove remote remove s3
 fi
 
+# The governance story: from data to an approved model in production.
+step "an evaluation set, and a training script"
+say "data/eval.csv: 20,000 rows drawn like the training data, from another seed"
+gen_rows 1 20000 99 >data/eval.csv
+show trove add data/eval.csv --meta owner=data-team@example.com --meta license=CC-BY-4.0
+cat >train.sh <<'EOF'
+#!/bin/sh
+# A toy model: the majority label for each value of feature_c, learnt from the
+# training set and scored on the evaluation set (the labels are coin flips, so
+# expect about 0.5).
+set -eu
+mkdir -p models
+awk -F, 'NR > 1 { n[$6 "," $7]++ }
+	END { for (k in n) { split(k, f, ","); if (n[k] > best[f[1]]) { best[f[1]] = n[k]; label[f[1]] = f[2] } }
+	      for (c in label) print c "," label[c] }' data/train.csv | sort -n >models/model.bin
+awk -F, 'NR == FNR { label[$1] = $2; next }
+	FNR > 1 { total++; if (label[$6] == $7) right++ }
+	END { printf "{\"accuracy\": %.4f, \"eval_rows\": %d}\n", right / total, total }' models/model.bin data/eval.csv >metrics.json
+echo "trained on $(($(wc -l <data/train.csv) - 1)) rows: $(cat metrics.json)"
+EOF
+chmod +x train.sh
+show cat train.sh
+printf '%s\n' metrics.json report.html provenance.json >>.gitignore
+say ".gitignore keeps the step's metrics file and the reports out of git"
+say "trove run refuses a dirty tree (the code it records must be a commit): commit first"
+show git add .gitignore train.sh data/eval.csv.trove data/.gitignore
+commit "An eval set and a training script"
+
+step "train under trove run: lineage and metrics are recorded in the model's manifest"
+show trove run --name model --kind model --input train=data/train.csv --input eval=data/eval.csv \
+	--output models/model.bin --metrics metrics.json -- ./train.sh
+show git add models
+commit "Train the model"
+show trove metrics
+
+step "where did the model come from?"
+say "each input by digest, with the commit that recorded it, down to raw data"
+show trove lineage models/model.bin
+
+step "register the model: an annotated git tag model@v0.0.1 with a JSON record"
+say "a trainer registers it; the approver must be someone else (the approvals rule's"
+say "distinct_from_author), so this repository's git identity becomes the trainer's"
+show git config user.name "Demo Trainer"
+show git config user.email trainer@example.com
+keys=$tmp/keys
+signing=no
+if command -v ssh-keygen >/dev/null 2>&1; then
+	signing=yes
+	mkdir -p "$keys"
+	say "registry tags are SSH-signed when a key is configured (TROVE_SIGNING_KEY, or git's"
+	say "user.signingKey with gpg.format=ssh): the trainer's key, made for the demo outside the repository"
+	show ssh-keygen -q -t ed25519 -N '' -C trainer@example.com -f ../keys/trainer
+	printf '%s%s$ export TROVE_SIGNING_KEY=../keys/trainer%s\n' "$bold" "$where" "$off"
+	export TROVE_SIGNING_KEY=$keys/trainer
+else
+	say "ssh-keygen is not installed (apt-get install openssh-client): no signing keys, so the"
+	say "tags stay unsigned and nobody can sign an approval; the signing steps are skipped"
+	export TROVE_SIGN_TAGS=0
+fi
+show trove register model -m "first cut"
+show git tag -n1 model@v0.0.1
+show trove models
+
+step "a policy: what must be true before a model reaches each stage"
+cat >.trove/policy.yaml <<'EOF'
+version: 1
+stages: [dev, staging, production]
+rules:
+  - id: lineage                # made by a recorded step from committed code,
+    type: lineage              # with training and evaluation data
+    stages: [staging, production]
+    require: {inputs: true, code_commit: true, clean_tree: true, roles: [train, eval]}
+  - id: accuracy-floor         # a toy model, a toy floor
+    type: metric
+    metric: accuracy
+    op: ">="
+    value: 0.45
+  - id: sign-off               # production needs one signed model-risk approval,
+    type: approvals            # not by whoever registered the version
+    stages: [production]
+    min: 1
+    roles: [model-risk]
+    max_age: 14d
+    distinct_from_author: true
+EOF
+show cat .trove/policy.yaml
+cat >.trove/roles.yaml <<'EOF'
+version: 1
+roles:
+  model-risk: [alice@example.com]
+EOF
+if [ "$signing" = yes ]; then
+	say "alice (model risk) approves with her SSH key, made for the demo too"
+	show ssh-keygen -q -t ed25519 -N '' -C alice@example.com -f ../keys/alice
+	say ".trove/allowed_signers (OpenSSH's format) says whose key is whose, and for what: alice"
+	say "signs approvals (namespace trove) and tags, the trainer tags only (namespace git)"
+	{
+		echo "alice@example.com namespaces=\"git,trove\" $(cat "$keys/alice.pub")"
+		echo "trainer@example.com namespaces=\"git\" $(cat "$keys/trainer.pub")"
+	} >.trove/allowed_signers
+	show cat .trove/allowed_signers
+	say ".trove/roles.yaml says who holds which role"
+	show cat .trove/roles.yaml
+	show git add .trove/policy.yaml .trove/roles.yaml .trove/allowed_signers
+else
+	say "skipped: making alice's key and .trove/allowed_signers (ssh-keygen is not installed)"
+	show cat .trove/roles.yaml
+	show git add .trove/policy.yaml .trove/roles.yaml
+fi
+say "who may sign, who holds which role, and the policy are reviewed and committed like code"
+commit "Policy, signers and roles"
+show trove check model@v0.0.1 --stage staging
+
+step "promote to staging: the policy allows it"
+show trove promote model@v0.0.1 --to staging
+
+step "promote to production: refused, no approval yet"
+rc=0
+show trove promote model@v0.0.1 --to production || rc=$?
+if [ "$rc" != 4 ]; then
+	echo "demo: error: the promotion to production exited $rc, not 4 (policy denied)" >&2
+	exit 1
+fi
+say "refused with exit 4, as the policy says: nothing was written, the failing rule is named"
+
+if [ "$signing" = yes ]; then
+	step "alice approves model@v0.0.1 for production, signing with her SSH key"
+	show trove approve model@v0.0.1 --stage production --principal alice@example.com \
+		--key ../keys/alice -m "reviewed the eval results"
+	approval=$(ls .trove/approvals/model/v0.0.1/production/*.json)
+	show trove approvals model@v0.0.1
+	say "anyone can check the signature with OpenSSH alone, without trove:"
+	printf '%s%s$ ssh-keygen -Y verify -f .trove/allowed_signers -I alice@example.com -n trove -s %s.sig < %s%s\n' \
+		"$bold" "$where" "$approval" "$approval" "$off"
+	ssh-keygen -Y verify -f .trove/allowed_signers -I alice@example.com -n trove -s "$approval.sig" <"$approval"
+	show git add .trove/approvals
+	commit "Approve model@v0.0.1 for production"
+
+	step "promote to production again: allowed now"
+	show trove promote model@v0.0.1 --to production
+	say "the tag is signed with the trainer's key: git checks it against .trove/allowed_signers"
+	show git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=.trove/allowed_signers verify-tag 'model#production#2'
+else
+	step "skipped: approving and promoting to production (ssh-keygen is not installed)"
+	say "with ssh-keygen, alice would sign an approval (trove approve), commit it, and the"
+	say "promotion to production would then be allowed"
+fi
+show trove stages model
+
+step "the audit trail: a report for auditors, provenance for tools"
+show trove report model@v0.0.1 --format html -o report.html
+say "open it in a browser: $repo/report.html (one self-contained page)"
+show trove export model@v0.0.1 --format intoto -o provenance.json
+say "provenance.json: an in-toto Statement with an SLSA Provenance predicate (unsigned);"
+say "--format openlineage and --format cyclonedx write the same facts for other tools"
+
+held="a model approved and in production"
+[ "$signing" = yes ] || held="a model in staging (production needs a signed approval)"
 printf '\n%sdone in %ds.%s Everything is in %s:\n' "$bold" $(($(date +%s) - start)) "$off" "$tmp"
 printf '  %-10s %s\n' \
-	"repo/" "your git repository, with two versions of the data" \
+	"repo/" "your git repository: two versions of the data, $held, its report" \
 	"remote/" "the directory remote both clones push to and pull from" \
 	"teammate/" "a git clone of repo/ that pulled the data from remote/"
+if [ "$signing" = yes ]; then
+	printf '  %-10s %s\n' "keys/" "the demo's SSH keys: the trainer's (tags) and alice's (approvals)"
+fi
 # Name trove the way the reader can type it.
 t=$trove
 [ "$(type -P trove || true)" = "$trove" ] && t=trove
 echo "Try next:"
-printf '  %-58s # %s\n' \
+printf '  %-60s # %s\n' \
 	"cd $repo" "" \
-	"$t checkout --rev HEAD~1 && $t status" "the data as it was one commit ago" \
+	"$t checkout --rev $first && $t status" "the data as it was before the 2,000 rows" \
 	"$t checkout" "and back to what the manifests say" \
-	"$t diff HEAD~1 --json" "the same history, for scripts" \
+	"$t diff $first --json" "the same history, for scripts" \
+	"$t lineage data/train.csv --downstream" "which models were made from this data?" \
+	"$t check model@v0.0.1 --stage production --format junit" "the policy's verdict, for CI" \
+	"$t report model@staging" "the report of the version in staging, as Markdown" \
+	"$t export model@v0.0.1 --format cyclonedx" "an ML-BOM of the model and its data" \
 	"$t hooks install" "git commit/push/pull then keep the data in step" \
 	"$t gc --dry-run" "what garbage collection would delete (nothing yet)" \
 	"git clone $repo $tmp/partial && cd $tmp/partial" "" \
