@@ -97,7 +97,6 @@ func (s *Store) WriteContent(ctx context.Context, r io.Reader, sizeHint int64, o
 	)
 	store := func(b []byte) error {
 		id := Hash(b)
-		whole.Write(b)
 		added, err := s.Put(id, b)
 		if err != nil {
 			return err
@@ -125,11 +124,12 @@ func (s *Store) WriteContent(ctx context.Context, r io.Reader, sizeHint int64, o
 			if err != nil {
 				return Content{}, err
 			}
+			whole.Write(b)
 			if err := store(b); err != nil {
 				return Content{}, err
 			}
 		}
-	} else if err := pipeline(ctx, ch, opt.Params.Max, store); err != nil {
+	} else if err := pipeline(ctx, ch, opt.Params.Max, whole.Write, store); err != nil {
 		return Content{}, err
 	}
 	whole.Sum(c.Digest[:0])
@@ -147,10 +147,11 @@ func (s *Store) WriteContent(ctx context.Context, r io.Reader, sizeHint int64, o
 	return c, nil
 }
 
-// pipeline runs the chunker on this goroutine and fn (hashing and storing) on
-// another, passing copies of chunks through a small bounded queue. Once fn fails,
+// pipeline runs the chunker and first (the whole-content hash) on this goroutine
+// and fn (chunk hash and store) on another, passing copies of chunks through a
+// small bounded queue: the two halves cost about the same, so two cores overlap. Once fn fails,
 // chunking stops: there is no point reading the rest of a large input.
-func pipeline(ctx context.Context, ch *Chunker, max int, fn func([]byte) error) error {
+func pipeline(ctx context.Context, ch *Chunker, max int, first func([]byte) (int, error), fn func([]byte) error) error {
 	const depth = 16
 	pool := sync.Pool{New: func() any { b := make([]byte, 0, max); return &b }}
 	queue := make(chan *[]byte, depth)
@@ -187,6 +188,7 @@ produce:
 			rerr = err
 			break
 		}
+		first(b)
 		bp := pool.Get().(*[]byte)
 		*bp = append((*bp)[:0], b...)
 		select {

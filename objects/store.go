@@ -118,6 +118,17 @@ func (s *Store) load() error {
 	if err != nil {
 		return fmt.Errorf("read store index: %w", err)
 	}
+	// Size the chunk map once from the index files' sizes (44 bytes an entry), so
+	// loading a large index does not rehash it over and over.
+	var total int64
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil {
+			total += fi.Size() / indexEntryLen
+		}
+	}
+	if len(s.index) == 0 && total > 0 {
+		s.index = make(map[ID]Loc, total)
+	}
 	have := map[ID]bool{}
 	for _, e := range ents {
 		name := e.Name()

@@ -103,7 +103,7 @@ func (e *env) remoteCheck(c *cli.Context, r *manifest.Repo, p *policy.Policy) (f
 			return nil, err
 		}
 		// Listing the chunks may fetch recipe and tree chunks into the store.
-		unlock, err := r.Lock(ctx, lockWait)
+		unlock, err := r.Lock(ctx, e.lockWait())
 		if err != nil {
 			return nil, err
 		}

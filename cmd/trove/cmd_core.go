@@ -17,9 +17,16 @@ func (e *env) open() (*manifest.Repo, error) {
 	return manifest.Open(e.cwd)
 }
 
-// lockWait is how long a command waits for another trove process in the same
-// repository before giving up.
-const lockWait = 30 * time.Second
+// defaultLockWait is how long a command waits for another trove process in the
+// same repository before giving up; TROVE_LOCK_WAIT (a Go duration) changes it.
+const defaultLockWait = 30 * time.Second
+
+func (e *env) lockWait() time.Duration {
+	if d, err := time.ParseDuration(e.getenv("TROVE_LOCK_WAIT")); err == nil && d >= 0 {
+		return d
+	}
+	return defaultLockWait
+}
 
 // openLocked opens the repository and takes its write lock; close releases both.
 func (e *env) openLocked(c *cli.Context) (*manifest.Repo, func(), error) {
@@ -27,7 +34,7 @@ func (e *env) openLocked(c *cli.Context) (*manifest.Repo, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	unlock, err := r.Lock(c.Context, lockWait)
+	unlock, err := r.Lock(c.Context, e.lockWait())
 	if err != nil {
 		r.Close()
 		return nil, nil, err

@@ -198,7 +198,7 @@ func runCommand(e *env) *cli.Command {
 				ParamsFile: c.String("params"), MetricsFile: c.String("metrics"), AllowDirty: c.Bool("allow-dirty"),
 				Trigger: c.String("trigger"), Command: c.Args().Slice(),
 				Stdin: e.stdin, Stdout: stdout, Stderr: e.stderr, TroveVersion: troveVersion(),
-				Lock:     func(ctx context.Context) (func(), error) { return r.Lock(ctx, lockWait) },
+				Lock:     func(ctx context.Context) (func(), error) { return r.Lock(ctx, e.lockWait()) },
 				Progress: prog.event, Jobs: c.Int("jobs"),
 			})
 			prog.done()
