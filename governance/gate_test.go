@@ -155,7 +155,7 @@ func TestBuildInputRegistered(t *testing.T) {
 	if tn.Profile == nil || tn.Profile.Rows != 2 || len(tn.Profile.Columns) != 2 || tn.Profile.Columns[1] != (policy.Column{Name: "b", Type: "int", Nulls: 1}) {
 		t.Errorf("train profile %+v", tn.Profile)
 	}
-	if ev.Role != "eval" || ev.Digest != eval.Digest.String() || ev.Profile != nil || !ev.AddedAt.Equal(dataAt) || len(ev.Meta) != 0 {
+	if ev.Role != "eval" || ev.Digest != eval.Digest.String() || ev.Profile == nil || !ev.AddedAt.Equal(dataAt) || len(ev.Meta) != 0 {
 		t.Errorf("eval input %+v", ev)
 	}
 

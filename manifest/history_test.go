@@ -74,7 +74,7 @@ func (h *histRepo) env(author string) []string {
 	date := h.date.Format(time.RFC3339)
 	return append(os.Environ(),
 		"HOME="+h.home, "XDG_CONFIG_HOME="+filepath.Join(h.home, ".config"),
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "LC_ALL=C", "TZ=UTC",
+		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+filepath.Join(h.home, ".gitconfig"), "LC_ALL=C", "TZ=UTC",
 		"GIT_AUTHOR_NAME="+name, "GIT_AUTHOR_EMAIL="+email, "GIT_AUTHOR_DATE="+date,
 		"GIT_COMMITTER_NAME="+name, "GIT_COMMITTER_EMAIL="+email, "GIT_COMMITTER_DATE="+date,
 	)

@@ -426,7 +426,7 @@ func TestMarkdown(t *testing.T) {
 		"| First recorded in | `" + f.V2TrainCommit + "` |",
 		"| registered v0.0.2 | Rel Eng <releng@example.com> | \"by\" in the record of churn@v0.0.2 | 2026-03-06T09:00:00Z | unsigned |",
 		"| the step started | 2026-03-05T10:00:00Z | lineage.started in the manifest: the clock of the machine that ran the step | *self-asserted* |",
-		"| eval | `data/eval.csv` | dataset | `" + f.Eval + "` | commit `" + f.PrepCommit[:10] + "` | - | - | - | - |",
+		"| eval | `data/eval.csv` | dataset | `" + f.Eval + "` | commit `" + f.PrepCommit[:10] + "` | 1 | - | - | - |",
 		"| `lr` | `0.05` |",
 		"Compared with `churn@v0.0.1`, which held production until this version replaced it (churn#production#4); same evaluation data: yes.",
 		"| accuracy | 0.93 | 0.91 | +0.02 | accuracy-floor: >= 0.9 (production): pass<br>no-regression: no regression beyond 0.005 (production): pass |",

@@ -277,8 +277,10 @@ func TestGitVerifyTag(t *testing.T) {
 	needTool(t, "git")
 	needTool(t, "ssh-keygen")
 	dir := t.TempDir()
+	// Never GIT_CONFIG_GLOBAL=/dev/null: a git command that writes global config
+	// would replace /dev/null with a regular file (seen on this machine).
 	env := []string{
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
+		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=" + filepath.Join(dir, "gitconfig"),
 		"GIT_AUTHOR_NAME=Alice", "GIT_AUTHOR_EMAIL=alice@example.com", "GIT_AUTHOR_DATE=1700000000 +0000",
 		"GIT_COMMITTER_NAME=Alice", "GIT_COMMITTER_EMAIL=alice@example.com", "GIT_COMMITTER_DATE=1700000000 +0000",
 	}

@@ -483,6 +483,11 @@ type objectBody struct {
 }
 
 func (b *objectBody) Read(p []byte) (int, error) {
+	// Bytes already buffered by the HTTP client would otherwise still be returned
+	// after the context is cancelled.
+	if err := b.ctx.Err(); err != nil {
+		return 0, b.s.translate(b.ctx, "get", b.key, err)
+	}
 	n, err := b.ReadCloser.Read(p)
 	if err != nil && err != io.EOF {
 		err = b.s.translate(b.ctx, "get", b.key, err)
