@@ -87,19 +87,11 @@ func approveCommand(e *env) *cli.Command {
 					return err
 				}
 			}
-			r, err := e.open()
+			r, stages, reg, err := e.registryView()
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			stages, err := configStages(r)
-			if err != nil {
-				return err
-			}
-			reg, err := e.readRegistry(r)
-			if err != nil {
-				return err
-			}
 			// What is approved is checked before a key is needed; Approve checks again.
 			if !contains(stages, stage) {
 				return govErr(fmt.Errorf("%w %q: the stages are %s", governance.ErrUnknownStage, stage, strings.Join(stages, ", ")))

@@ -41,6 +41,21 @@ const noPolicyWarning = "trove: warning: no policy: nothing is gated (.trove/pol
 
 // gateConfig reads the policy and the trust files; problems in them are usage
 // errors (exit 2), each with its line and column.
+// gatePolicy reads the gate's configuration and returns its policy, or an empty
+// one (with the "nothing is gated" warning) when the repository has none.
+func (e *env) gatePolicy(r *manifest.Repo) (*governance.GateConfig, *policy.Policy, error) {
+	gc, err := e.gateConfig(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	pol := gc.Policy
+	if pol == nil {
+		fmt.Fprint(e.stderr, noPolicyWarning)
+		pol = &policy.Policy{Version: policy.FormatVersion}
+	}
+	return gc, pol, nil
+}
+
 func (e *env) gateConfig(r *manifest.Repo) (*governance.GateConfig, error) {
 	gc, err := governance.ReadGateConfig(r)
 	var pe *policy.ParseError
@@ -216,14 +231,9 @@ func checkCommand(e *env) *cli.Command {
 				return err
 			}
 			defer r.Close()
-			gc, err := e.gateConfig(r)
+			gc, pol, err := e.gatePolicy(r)
 			if err != nil {
 				return err
-			}
-			pol := gc.Policy
-			if pol == nil {
-				fmt.Fprint(e.stderr, noPolicyWarning)
-				pol = &policy.Policy{Version: policy.FormatVersion}
 			}
 			stages, err := configStages(r)
 			if err != nil {

@@ -61,14 +61,9 @@ func policyInputCommand(e *env) *cli.Command {
 				return err
 			}
 			defer r.Close()
-			gc, err := e.gateConfig(r)
+			gc, pol, err := e.gatePolicy(r)
 			if err != nil {
 				return err
-			}
-			pol := gc.Policy
-			if pol == nil {
-				fmt.Fprint(e.stderr, noPolicyWarning)
-				pol = &policy.Policy{Version: policy.FormatVersion}
 			}
 			stages, err := configStages(r)
 			if err != nil {

@@ -21,6 +21,25 @@ import (
 var messageFlag = &cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "why, recorded in the tag's record"}
 
 // readRegistry reads the registry and prints the warnings about ignored tags.
+// registryView opens the repository and reads its configured stages and its
+// registry, which every registry command starts with. The caller closes the
+// repository; on error it is already closed.
+func (e *env) registryView() (*manifest.Repo, []string, *governance.Registry, error) {
+	r, err := e.open()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	stages, err := configStages(r)
+	if err == nil {
+		var reg *governance.Registry
+		if reg, err = e.readRegistry(r); err == nil {
+			return r, stages, reg, nil
+		}
+	}
+	r.Close()
+	return nil, nil, nil, err
+}
+
 func (e *env) readRegistry(r *manifest.Repo) (*governance.Registry, error) {
 	reg, err := governance.ReadRegistry(r.Root)
 	if err != nil {
@@ -151,19 +170,11 @@ func promoteCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			r, err := e.open()
+			r, stages, reg, err := e.registryView()
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			stages, err := configStages(r)
-			if err != nil {
-				return err
-			}
-			reg, err := e.readRegistry(r)
-			if err != nil {
-				return err
-			}
 			gc, err := e.gateConfig(r)
 			if err != nil {
 				return err
@@ -327,19 +338,11 @@ func modelsCommand(e *env) *cli.Command {
 			if err := noArgs(c); err != nil {
 				return err
 			}
-			r, err := e.open()
+			r, stages, reg, err := e.registryView()
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			stages, err := configStages(r)
-			if err != nil {
-				return err
-			}
-			reg, err := e.readRegistry(r)
-			if err != nil {
-				return err
-			}
 			rows := []modelRow{}
 			var warnings []string
 			for _, name := range reg.Names() {
@@ -468,19 +471,11 @@ func stagesCommand(e *env) *cli.Command {
 					return err
 				}
 			}
-			r, err := e.open()
+			r, stages, reg, err := e.registryView()
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			stages, err := configStages(r)
-			if err != nil {
-				return err
-			}
-			reg, err := e.readRegistry(r)
-			if err != nil {
-				return err
-			}
 			m, err := reg.Model(name, at, stages)
 			if err != nil {
 				return govErr(err)
