@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -99,17 +100,19 @@ type ApprovalRecord struct {
 }
 
 var (
-	approvalDigestRe    = regexp.MustCompile(`^blake3:[0-9a-f]{64}$`)
-	approvalRoleRe      = regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,63}$`) // as tsign.ParseRoles
-	approvalPrincipalRe = regexp.MustCompile(`^[^\s,"'*?!\\]{1,256}$`)
+	approvalDigestRe    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^blake3:[0-9a-f]{64}$`) })
+	approvalRoleRe      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,63}$`) }) // as tsign.ParseRoles
+	approvalPrincipalRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[^\s,"'*?!\\]{1,256}$`) })
 )
 
 // ValidPrincipal reports whether s can be an approval's principal: a literal
 // allowed-signers principal (no spaces, commas, quotes or pattern characters).
-func ValidPrincipal(s string) bool { return approvalPrincipalRe.MatchString(s) && utf8.ValidString(s) }
+func ValidPrincipal(s string) bool {
+	return approvalPrincipalRe().MatchString(s) && utf8.ValidString(s)
+}
 
 // ValidRole reports whether s can name a role (as in .trove/roles.yaml).
-func ValidRole(s string) bool { return approvalRoleRe.MatchString(s) }
+func ValidRole(s string) bool { return approvalRoleRe().MatchString(s) }
 
 func parseApprovalTime(s string) (time.Time, bool) {
 	t, err := time.Parse(time.RFC3339, s)
@@ -126,13 +129,13 @@ func (a *ApprovalRecord) validate() error {
 		return bad("trove format %d, want %d", a.Trove, ApprovalFormat)
 	case !ValidModelName(a.Name):
 		return bad("name %q", a.Name)
-	case !semverRe.MatchString(a.Version):
+	case !semverRe().MatchString(a.Version):
 		return bad("version %q", a.Version)
 	case !ValidStage(a.Stage):
 		return bad("stage %q", a.Stage)
-	case !approvalDigestRe.MatchString(a.Digest):
+	case !approvalDigestRe().MatchString(a.Digest):
 		return bad("digest %q: want blake3: and 64 hex digits", a.Digest)
-	case a.PolicyDigest != "" && !approvalDigestRe.MatchString(a.PolicyDigest):
+	case a.PolicyDigest != "" && !approvalDigestRe().MatchString(a.PolicyDigest):
 		return bad("policy_digest %q: want blake3: and 64 hex digits, or empty", a.PolicyDigest)
 	case !ValidPrincipal(a.Principal):
 		return bad("principal %q: want a literal allowed-signers principal such as alice@example.com", a.Principal)
@@ -365,7 +368,7 @@ func PolicyApprovals(st []ApprovalStatus) []policy.Approval {
 // more than MaxApprovalFiles entries, is an error wrapping ErrApprovals. A
 // missing directory is no approvals.
 func LoadApprovalsDetailed(ctx context.Context, r *manifest.Repo, allowed *tsign.AllowedSigners, roles *tsign.Roles, name, version string, now time.Time) ([]ApprovalStatus, error) {
-	if !ValidModelName(name) || !semverRe.MatchString(version) {
+	if !ValidModelName(name) || !semverRe().MatchString(version) {
 		return nil, fmt.Errorf("%w %s@%s", ErrBadRef, name, version)
 	}
 	files, err := readApprovalFiles(ctx, r.Root, name, version)

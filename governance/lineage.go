@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/trove-dev/trove/manifest"
 )
@@ -18,7 +19,7 @@ type InputSpec struct {
 	Path string
 }
 
-var roleRe = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
+var roleRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`) })
 
 // ParseInputSpec reads [ROLE=]PATH. The part before the first '=' is a role
 // when it looks like one (lowercase letters, digits, '_' and '-', starting with
@@ -31,7 +32,7 @@ func ParseInputSpec(s string) (InputSpec, error) {
 	if rest, ok := strings.CutPrefix(s, "="); ok {
 		return InputSpec{Path: rest}, nil
 	}
-	if role, p, ok := strings.Cut(s, "="); ok && roleRe.MatchString(role) {
+	if role, p, ok := strings.Cut(s, "="); ok && roleRe().MatchString(role) {
 		if p == "" {
 			return InputSpec{}, fmt.Errorf("%w: --input %q has a role but no path", ErrBadInput, s)
 		}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Action is what a registry tag does, in GTO's words.
@@ -39,25 +40,29 @@ var (
 	// A model name: trove's artifact names (letters, digits, '.', '_', '-') and
 	// GTO's (lowercase, digits, '-', '/', with an optional "DIR=" prefix). Neither
 	// contains '@', '#' or '!', which is what makes a tag name unambiguous.
-	tagModelRe = regexp.MustCompile(`^(?:[A-Za-z0-9_./-]+=)?[A-Za-z0-9][A-Za-z0-9._/-]*$`)
+	tagModelRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:[A-Za-z0-9_./-]+=)?[A-Za-z0-9][A-Za-z0-9._/-]*$`)
+	})
 	// A stage name, as GTO allows it.
-	tagStageRe = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9/-]*[a-z0-9])?$`)
+	tagStageRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9](?:[a-z0-9/-]*[a-z0-9])?$`) })
 	// Semantic versioning 2.0.0 with GTO's leading "v".
-	semverRe = regexp.MustCompile(`^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)` +
-		`(?:-((?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?` +
-		`(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
-	stageNameRe = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$`)
+	semverRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)` +
+			`(?:-((?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?` +
+			`(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
+	})
+	stageNameRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$`) })
 )
 
 // ValidStage reports whether s can name a stage: lowercase letters, digits and
 // inner '-' (what GTO accepts, without its '/').
-func ValidStage(s string) bool { return len(s) <= 64 && stageNameRe.MatchString(s) }
+func ValidStage(s string) bool { return len(s) <= 64 && stageNameRe().MatchString(s) }
 
 // ValidModelName reports whether s can name a model that trove registers: an
 // artifact name (manifest.ValidName).
-func ValidModelName(s string) bool { return len(s) <= 128 && nameRe.MatchString(s) }
+func ValidModelName(s string) bool { return len(s) <= 128 && nameRe().MatchString(s) }
 
-var nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+var nameRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`) })
 
 // ParseTagName parses a registry tag name in GTO's format, which trove writes:
 //
@@ -79,7 +84,7 @@ func ParseTagName(s string) (TagName, error) {
 		return bad("has no '@' or '#'")
 	}
 	t := TagName{Name: s[:i]}
-	if !tagModelRe.MatchString(t.Name) {
+	if !tagModelRe().MatchString(t.Name) {
 		return bad("does not start with a model name")
 	}
 	rest := s[i:]
@@ -103,7 +108,7 @@ func ParseTagName(s string) (TagName, error) {
 			t.Action = ActionDeprecate
 		case v == "created" && !cancel:
 			t.Action = ActionCreate
-		case semverRe.MatchString(v):
+		case semverRe().MatchString(v):
 			t.Version, t.Action = v, ActionRegister
 			if cancel {
 				t.Action = ActionDeregister
@@ -113,7 +118,7 @@ func ParseTagName(s string) (TagName, error) {
 		}
 	case '#':
 		st := rest[1:]
-		if !tagStageRe.MatchString(st) {
+		if !tagStageRe().MatchString(st) {
 			return bad("has no valid stage after '#'")
 		}
 		t.Stage, t.Action = st, ActionAssign
@@ -172,14 +177,14 @@ func ParseVersion(s string) (string, error) {
 	if !strings.HasPrefix(v, "v") {
 		v = "v" + v
 	}
-	if !semverRe.MatchString(v) {
+	if !semverRe().MatchString(v) {
 		return "", fmt.Errorf("%w %q: want vMAJOR.MINOR.PATCH, e.g. v1.2.0", ErrBadVersion, s)
 	}
 	return v, nil
 }
 
 func parseSemver(v string) (semver, bool) {
-	m := semverRe.FindStringSubmatch(v)
+	m := semverRe().FindStringSubmatch(v)
 	if m == nil {
 		return semver{}, false
 	}

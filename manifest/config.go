@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -44,13 +45,15 @@ type Config struct {
 	Stages        []string                `yaml:"stages,omitempty"`
 }
 
-var remoteNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+var remoteNameRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`) })
 
 // ValidRemoteName reports whether s can name a remote.
-func ValidRemoteName(s string) bool { return remoteNameRe.MatchString(s) }
+func ValidRemoteName(s string) bool { return remoteNameRe().MatchString(s) }
 
 // secretish are key names that look like credentials; the config refuses them.
-var secretish = regexp.MustCompile(`(?i)(secret|password|passwd|token|access_?key|credential)`)
+var secretish = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(secret|password|passwd|token|access_?key|credential)`)
+})
 
 // ConfigPath returns the path of .trove/config.
 func (r *Repo) ConfigPath() string { return filepath.Join(r.trove, "config") }
@@ -116,7 +119,7 @@ func refuseSecrets(n *yaml.Node) error {
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
-			if secretish.MatchString(k.Value) {
+			if secretish().MatchString(k.Value) {
 				return fmt.Errorf("%s line %d: %w: %q looks like a credential; trove never reads secrets from its config (use AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or ~/.aws/credentials)", Dir+"/config", k.Line, ErrConfig, k.Value)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/trove-dev/trove/objects"
@@ -133,16 +134,16 @@ type Manifest struct {
 }
 
 var (
-	nameRe    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-	metaKeyRe = regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,63}$`)
-	commitRe  = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
+	nameRe    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`) })
+	metaKeyRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,63}$`) })
+	commitRe  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`) })
 )
 
 // ValidName reports whether s can name an artifact (and a registry entry).
-func ValidName(s string) bool { return nameRe.MatchString(s) }
+func ValidName(s string) bool { return nameRe().MatchString(s) }
 
 // ValidMetaKey reports whether s can be a metadata key.
-func ValidMetaKey(s string) bool { return metaKeyRe.MatchString(s) }
+func ValidMetaKey(s string) bool { return metaKeyRe().MatchString(s) }
 
 // Validate checks the manifest against the spec.
 func (m *Manifest) Validate() error {
@@ -201,7 +202,7 @@ func (m *Manifest) Validate() error {
 		}
 	}
 	if l := m.Lineage; l != nil {
-		if l.Code != nil && !commitRe.MatchString(l.Code.Commit) {
+		if l.Code != nil && !commitRe().MatchString(l.Code.Commit) {
 			return bad("lineage code commit %q: want 40 or 64 lowercase hex digits", l.Code.Commit)
 		}
 		for _, t := range []struct{ name, v string }{{"started", l.Started}, {"ended", l.Ended}} {

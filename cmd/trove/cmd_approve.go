@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -228,14 +229,14 @@ func approveErr(err error) error {
 	return govErr(err)
 }
 
-var expiresDaysRe = regexp.MustCompile(`^([0-9]{1,5})([dw])$`)
+var expiresDaysRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]{1,5})([dw])$`) })
 
 // parseExpires reads --expires: a duration from now (14d, 2w, or Go's 72h,
 // 90m) or a time (RFC 3339, a UTC date and time without zone, or a date: its
 // start, UTC). It must be in the future.
 func parseExpires(s string, now time.Time) (time.Time, error) {
 	var t time.Time
-	if m := expiresDaysRe.FindStringSubmatch(s); m != nil {
+	if m := expiresDaysRe().FindStringSubmatch(s); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		days := n
 		if m[2] == "w" {

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -187,10 +188,10 @@ type Waiver struct {
 }
 
 var (
-	idRe    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-	stageRe = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
-	roleRe  = regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,63}$`)
-	metaRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,127}$`)
+	idRe    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`) })
+	stageRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`) })
+	roleRe  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,63}$`) })
+	metaRe  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,127}$`) })
 )
 
 const (
@@ -291,7 +292,7 @@ func (d *decoder) policy(root *yaml.Node, p *Policy) {
 	if f := take(fs, "stages"); f != nil {
 		seen := map[string]bool{}
 		p.Stages, _ = d.strList(f.valNode, "stages", func(el *yaml.Node, s string) bool {
-			if !stageRe.MatchString(s) {
+			if !stageRe().MatchString(s) {
 				d.errorf(el, "stage %q: %s", s, stageHint)
 				return false
 			}
@@ -405,7 +406,7 @@ func (d *decoder) rule(n *yaml.Node, index int, p *Policy) (Rule, bool) {
 	r := Rule{Pos: Pos{n.Line, n.Column}}
 	if f := take(fs, "id"); f == nil {
 		d.errorf(n, "%s: missing id; every rule needs one (\"id: accuracy-floor\")", what)
-	} else if id, ok := d.name(f.valNode, what+": id", idRe, idHint); ok {
+	} else if id, ok := d.name(f.valNode, what+": id", idRe(), idHint); ok {
 		r.ID = id
 		what = fmt.Sprintf("rule %q", id)
 	}
@@ -481,7 +482,7 @@ func (d *decoder) required(fs []*field, n *yaml.Node, what, key, example string)
 
 func (d *decoder) roleList(n *yaml.Node, what string) []string {
 	out, _ := d.strList(n, what, func(el *yaml.Node, s string) bool {
-		if !roleRe.MatchString(s) {
+		if !roleRe().MatchString(s) {
 			d.errorf(el, "%s: role %q: %s", what, s, roleHint)
 			return false
 		}
@@ -551,7 +552,7 @@ func (d *decoder) metricName(fs []*field, n *yaml.Node, what string) string {
 	if f == nil {
 		return ""
 	}
-	m, _ := d.name(f.valNode, what+": metric", metaRe, "use letters, digits, '_', '.', '-'")
+	m, _ := d.name(f.valNode, what+": metric", metaRe(), "use letters, digits, '_', '.', '-'")
 	return m
 }
 
@@ -592,7 +593,7 @@ func (d *decoder) role(fs []*field, n *yaml.Node, what string) string {
 	if f == nil {
 		return ""
 	}
-	r, _ := d.name(f.valNode, what+": role", roleRe, roleHint)
+	r, _ := d.name(f.valNode, what+": role", roleRe(), roleHint)
 	return r
 }
 
@@ -694,7 +695,7 @@ func (d *decoder) monitor(n *yaml.Node, index int, p *Policy) (Monitor, bool) {
 	m := Monitor{Pos: Pos{n.Line, n.Column}, HigherIsBetter: true}
 	if f := take(fs, "id"); f == nil {
 		d.errorf(n, "%s: missing id", what)
-	} else if id, ok := d.name(f.valNode, what+": id", idRe, idHint); ok {
+	} else if id, ok := d.name(f.valNode, what+": id", idRe(), idHint); ok {
 		m.ID = id
 		what = fmt.Sprintf("monitor %q", id)
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"cel.dev/cel-go/cel"
@@ -326,7 +327,7 @@ func (d *decoder) boolean(n *yaml.Node, what string) (bool, bool) {
 	return v, true
 }
 
-var durationRe = regexp.MustCompile(`^([0-9]{1,6})([mhdw])$`)
+var durationRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]{1,6})([mhdw])$`) })
 
 // duration reads a whole number of minutes, hours, days or weeks: "90m", "24h",
 // "30d", "2w". A day is 24 hours; there are no months, whose length varies.
@@ -336,7 +337,7 @@ func (d *decoder) duration(n *yaml.Node, what string) (time.Duration, bool) {
 		d.errorf(n, "%s: want a duration like 30d, 14d or 24h, got %s", what, describe(n))
 		return 0, false
 	}
-	m := durationRe.FindStringSubmatch(n.Value)
+	m := durationRe().FindStringSubmatch(n.Value)
 	if m == nil {
 		d.errorf(n, "%s: bad duration %q; want a whole number and a unit m, h, d or w, like 30d, 14d or 24h", what, n.Value)
 		return 0, false

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/zeebo/blake3"
 
@@ -25,7 +26,7 @@ import (
 // written only after the bytes it was computed from matched their BLAKE3.
 const SHA256CacheDir = "cache/sha256"
 
-var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
+var hex64 = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{64}$`) })
 
 // SHA256 returns the SHA-256 (64 lowercase hex digits) of an artifact version's
 // content and where it came from (SHA256Computed or SHA256Cache). trove names
@@ -50,7 +51,7 @@ func SHA256(ctx context.Context, r *manifest.Repo, st *objects.Store, m *manifes
 	cache := filepath.Join(r.TroveDir(), filepath.FromSlash(SHA256CacheDir), m.Digest.Hex())
 	if !rehash {
 		if b, err := os.ReadFile(cache); err == nil {
-			if s := strings.TrimSpace(string(b)); hex64.MatchString(s) {
+			if s := strings.TrimSpace(string(b)); hex64().MatchString(s) {
 				return s, SHA256Cache, nil
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -20,7 +21,7 @@ const (
 // ErrRoles is returned (wrapped) for a roles file trove cannot read.
 var ErrRoles = errors.New("invalid roles file")
 
-var roleRe = regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,63}$`)
+var roleRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,63}$`) })
 
 // Roles maps role names to the principals that hold them. It is read from
 // .trove/roles.yaml:
@@ -81,7 +82,7 @@ func ParseRoles(name string, data []byte) (*Roles, error) {
 			}
 			for j := 0; j+1 < len(v.Content); j += 2 {
 				rk, rv := deref(v.Content[j]), deref(v.Content[j+1])
-				if rk.Kind != yaml.ScalarNode || !roleRe.MatchString(rk.Value) {
+				if rk.Kind != yaml.ScalarNode || !roleRe().MatchString(rk.Value) {
 					return nil, bad(rk, "role name %q: use lowercase letters, digits, '_', '.', '-'", rk.Value)
 				}
 				if _, dup := r.members[rk.Value]; dup {
