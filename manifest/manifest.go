@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/trove-dev/trove/objects"
@@ -133,17 +131,55 @@ type Manifest struct {
 	Type    string             `json:"type"`
 }
 
-var (
-	nameRe    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`) })
-	metaKeyRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,63}$`) })
-	commitRe  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`) })
-)
+// The validators below are written out rather than regular expressions: every
+// manifest read is validated, and compiling the patterns cost a short command
+// such as trove diff about a millisecond.
 
-// ValidName reports whether s can name an artifact (and a registry entry).
-func ValidName(s string) bool { return nameRe().MatchString(s) }
+// ValidName reports whether s can name an artifact (and a registry entry):
+// [A-Za-z0-9][A-Za-z0-9._-]{0,127}.
+func ValidName(s string) bool {
+	if len(s) == 0 || len(s) > 128 || !isAlnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '.' && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
 
-// ValidMetaKey reports whether s can be a metadata key.
-func ValidMetaKey(s string) bool { return metaKeyRe().MatchString(s) }
+// ValidMetaKey reports whether s can be a metadata key: [a-z][a-z0-9_.-]{0,63}.
+func ValidMetaKey(s string) bool {
+	if len(s) == 0 || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// validCommit reports whether s is a full git commit id in lowercase hex (SHA-1
+// or SHA-256).
+func validCommit(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
 
 // Validate checks the manifest against the spec.
 func (m *Manifest) Validate() error {
@@ -202,7 +238,7 @@ func (m *Manifest) Validate() error {
 		}
 	}
 	if l := m.Lineage; l != nil {
-		if l.Code != nil && !commitRe().MatchString(l.Code.Commit) {
+		if l.Code != nil && !validCommit(l.Code.Commit) {
 			return bad("lineage code commit %q: want 40 or 64 lowercase hex digits", l.Code.Commit)
 		}
 		for _, t := range []struct{ name, v string }{{"started", l.Started}, {"ended", l.Ended}} {
