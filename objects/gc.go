@@ -48,12 +48,10 @@ func (s *Store) RemovePack(pid ID) error {
 	if err := os.Remove(s.PackPath(pid)); err != nil && !os.IsNotExist(err) {
 		return err
 	}
+	// Its entries in midx files and in recent no longer count (see livePack);
+	// merges leave them out.
 	delete(s.packs, pid)
-	for id, loc := range s.index {
-		if loc.Pack == pid {
-			delete(s.index, id)
-		}
-	}
+	delete(s.retiring, pid)
 	return nil
 }
 
@@ -81,11 +79,7 @@ func (s *Store) Repack(pid ID, keep func(ID) bool) (int64, error) {
 	}
 	// Forget the old locations so Put stores the chunks again, in a new pack.
 	s.mu.Lock()
-	for _, c := range kept {
-		if loc, ok := s.index[c.id]; ok && loc.Pack == pid {
-			delete(s.index, c.id)
-		}
-	}
+	s.retiring[pid] = true
 	s.mu.Unlock()
 	var n int64
 	for _, c := range kept {

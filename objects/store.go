@@ -2,6 +2,7 @@ package objects
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"github.com/zeebo/blake3"
@@ -9,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -32,6 +34,7 @@ type Loc struct {
 //
 //	packs/<first 2 hex>/<pack hex>.pack   immutable packs, named by their BLAKE3
 //	index/<pack hex>.idx                  the index of each pack (see EncodeIndexFile)
+//	midx/<checksum>.midx                  the index of many packs (see midx.go)
 //	tmp/                                  packs being written
 //
 // Chunks become visible only when their pack is complete: Flush writes the pack,
@@ -45,14 +48,24 @@ type Store struct {
 	dir      string
 	packSize uint64
 
-	mu      sync.RWMutex
-	index   map[ID]Loc
-	packs   map[ID]int64 // pack id -> size
-	pending map[ID]struct{}
-	cur     *PackWriter
-	curFile *os.File
-	curBuf  *bufio.Writer // small chunks are batched into large writes
-	curKick int64         // offset up to which writeback was started
+	mu sync.RWMutex
+	// Where chunks are: the midx files, plus the packs they do not cover (added
+	// in this session, or found uncovered at open) in recent, every entry of
+	// them in recentRecs (a chunk in two packs has two), until they are merged
+	// into a midx file. A pack's chunks count only while it is in packs and not
+	// retiring.
+	midx       []*midxFile
+	recent     map[ID]Loc
+	recentRecs []midxRec
+	recentPack map[ID]bool
+	retiring   map[ID]bool
+	mergeAt    int          // merge recent into a midx file at Flush from this many entries
+	packs      map[ID]int64 // pack id -> size, every complete pack
+	pending    map[ID]struct{}
+	cur        *PackWriter
+	curFile    *os.File
+	curBuf     *bufio.Writer // small chunks are batched into large writes
+	curKick    int64         // offset up to which writeback was started
 
 	// chunkers recycles chunkers (and their 2 x Max buffers): adding many small
 	// files would otherwise allocate and clear half a megabyte per file.
@@ -81,14 +94,40 @@ func OpenStore(dir string) (*Store, error) {
 		}
 	}
 	s := &Store{
-		dir: dir, packSize: DefaultPackSize,
-		index: map[ID]Loc{}, packs: map[ID]int64{}, pending: map[ID]struct{}{},
+		dir: dir, packSize: DefaultPackSize, mergeAt: DefaultIndexMergeAt,
+		recent: map[ID]Loc{}, recentPack: map[ID]bool{}, retiring: map[ID]bool{},
+		packs: map[ID]int64{}, pending: map[ID]struct{}{},
 		files: map[ID]*packHandle{},
 	}
 	if err := s.load(); err != nil {
+		s.closeMidx()
 		return nil, err
 	}
+	if len(s.recentRecs) >= s.mergeAt {
+		// Packs left uncovered by a crash or by an older trove: merge them now,
+		// so the next open does not read their index files again. A failure
+		// (read-only store, disk full) only costs speed.
+		s.mu.Lock()
+		_ = s.mergeLocked()
+		s.mu.Unlock()
+	}
 	return s, nil
+}
+
+// DefaultIndexMergeAt is how many chunks from pack index files the store holds
+// in memory before it merges them into a midx file (at Flush, or when opened).
+// Below it, reading the index files is about as fast as reading a midx file.
+const DefaultIndexMergeAt = 4096
+
+// recentMax bounds the entries held in memory between merges (about 180 bytes
+// each): past it, a merge happens when a pack is sealed, not only at Flush.
+const recentMax = 1 << 18
+
+// SetIndexMergeAt changes DefaultIndexMergeAt for this store (tests).
+func (s *Store) SetIndexMergeAt(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mergeAt = max(1, n)
 }
 
 // SetPackSize changes the target pack size (for tests and benchmarks).
@@ -113,21 +152,37 @@ func (s *Store) IndexPath(id ID) string {
 }
 
 func (s *Store) load() error {
+	mids, err := openMidxFiles(filepath.Join(s.dir, midxDir))
+	if err != nil {
+		return err
+	}
+	s.midx = mids
+	// The packs present, by name (their sizes come from the indexes).
+	present := map[ID]bool{}
+	err = filepath.WalkDir(filepath.Join(s.dir, "packs"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if h, ok := strings.CutSuffix(d.Name(), ".pack"); ok {
+			if pid, err := ParseHex(h); err == nil {
+				present[pid] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read store packs: %w", err)
+	}
+	covered := map[ID]int64{}
+	for _, m := range mids {
+		for _, p := range m.packs {
+			covered[p.ID] = p.Size
+		}
+	}
 	idxDir := filepath.Join(s.dir, "index")
 	ents, err := os.ReadDir(idxDir)
 	if err != nil {
 		return fmt.Errorf("read store index: %w", err)
-	}
-	// Size the chunk map once from the index files' sizes (44 bytes an entry), so
-	// loading a large index does not rehash it over and over.
-	var total int64
-	for _, e := range ents {
-		if fi, err := e.Info(); err == nil {
-			total += fi.Size() / indexEntryLen
-		}
-	}
-	if len(s.index) == 0 && total > 0 {
-		s.index = make(map[ID]Loc, total)
 	}
 	have := map[ID]bool{}
 	for _, e := range ents {
@@ -140,13 +195,22 @@ func (s *Store) load() error {
 		if err != nil {
 			continue
 		}
+		if !present[pid] {
+			continue // index without pack: the pack was removed; ignore the index
+		}
+		have[pid] = true
+		if size, ok := covered[pid]; ok {
+			s.packs[pid] = size // its entries are in a midx file
+			continue
+		}
 		b, err := os.ReadFile(filepath.Join(idxDir, name))
 		if err != nil {
 			return fmt.Errorf("read index %s: %w", name, err)
 		}
 		fi, serr := os.Stat(s.PackPath(pid))
 		if serr != nil {
-			continue // index without pack: the pack was removed; ignore the index
+			delete(have, pid)
+			continue
 		}
 		got, entries, err := DecodeIndexFile(b)
 		if err == nil && got != pid {
@@ -160,27 +224,27 @@ func (s *Store) load() error {
 			if rerr := s.reindexPack(pid); rerr != nil {
 				return fmt.Errorf("index %s is damaged (%v) and its pack cannot be read: %w", name, err, rerr)
 			}
-			have[pid] = true
 			continue
 		}
 		s.addEntries(pid, fi.Size(), entries)
-		have[pid] = true
 	}
 	// Packs without an index (crash between pack rename and index write) are indexed now.
-	return filepath.WalkDir(filepath.Join(s.dir, "packs"), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
+	for _, pid := range SortedIDs(boolKeys(present)) {
+		if !have[pid] {
+			if err := s.reindexPack(pid); err != nil {
+				return err
+			}
 		}
-		h, ok := strings.CutSuffix(d.Name(), ".pack")
-		if !ok {
-			return nil
-		}
-		pid, err := ParseHex(h)
-		if err != nil || have[pid] {
-			return nil
-		}
-		return s.reindexPack(pid)
-	})
+	}
+	return nil
+}
+
+func boolKeys(m map[ID]bool) map[ID]int64 {
+	out := make(map[ID]int64, len(m))
+	for k := range m {
+		out[k] = 0
+	}
+	return out
 }
 
 // entriesFit reports whether entries (as DecodeIndexFile returns them) all lie in
@@ -221,18 +285,46 @@ func (s *Store) reindexPack(pid ID) error {
 
 func (s *Store) addEntries(pid ID, size int64, entries []IndexEntry) {
 	s.packs[pid] = size
+	if s.recentPack[pid] {
+		return
+	}
+	s.recentPack[pid] = true
 	for _, e := range entries {
-		if _, ok := s.index[e.ID]; !ok {
-			s.index[e.ID] = Loc{Pack: pid, Offset: e.Offset, Length: e.Length}
+		if _, ok := s.recent[e.ID]; !ok {
+			s.recent[e.ID] = Loc{Pack: pid, Offset: e.Offset, Length: e.Length}
+		}
+		s.recentRecs = append(s.recentRecs, midxRec{ID: e.ID, Pack: pid, Offset: e.Offset, Length: e.Length})
+	}
+}
+
+// livePack reports whether pack pid counts, and its size.
+func (s *Store) livePack(pid ID) (int64, bool) {
+	size, ok := s.packs[pid]
+	return size, ok && !s.retiring[pid]
+}
+
+// lookupLocked finds chunk id in recent packs, then in the midx files, newest
+// first. A midx file that cannot be read is passed over: the chunk is then
+// reported missing, which is what a read of it would find.
+func (s *Store) lookupLocked(id ID) (Loc, bool) {
+	if l, ok := s.recent[id]; ok {
+		if _, live := s.livePack(l.Pack); live {
+			return l, true
 		}
 	}
+	for i := len(s.midx) - 1; i >= 0; i-- {
+		if l, ok, err := s.midx[i].lookup(id, s.livePack); err == nil && ok {
+			return l, true
+		}
+	}
+	return Loc{}, false
 }
 
 // Has reports whether chunk id is stored (or waiting in the pack being written).
 func (s *Store) Has(id ID) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if _, ok := s.index[id]; ok {
+	if _, ok := s.lookupLocked(id); ok {
 		return true
 	}
 	_, ok := s.pending[id]
@@ -243,8 +335,7 @@ func (s *Store) Has(id ID) bool {
 func (s *Store) Lookup(id ID) (Loc, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	l, ok := s.index[id]
-	return l, ok
+	return s.lookupLocked(id)
 }
 
 // Packs returns the ids and sizes of all complete packs (see SortedIDs for an
@@ -280,7 +371,7 @@ func (s *Store) PackEntries(pid ID) ([]IndexEntry, error) {
 func (s *Store) Put(id ID, data []byte) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.index[id]; ok {
+	if _, ok := s.lookupLocked(id); ok {
 		return false, nil
 	}
 	if _, ok := s.pending[id]; ok {
@@ -318,10 +409,20 @@ func (s *Store) Put(id ID, data []byte) (bool, error) {
 
 // Flush completes the pack being written, if any, and makes its chunks durable and
 // visible.
+//
+// When enough chunks have been added since the last merge (SetIndexMergeAt), it
+// also merges their index into a midx file, so that the next open of the store
+// reads one file instead of many and holds little of it in memory.
 func (s *Store) Flush() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.flushLocked()
+	if err := s.flushLocked(); err != nil {
+		return err
+	}
+	if len(s.recentRecs) >= s.mergeAt {
+		return s.mergeLocked()
+	}
+	return nil
 }
 
 func (s *Store) flushLocked() error {
@@ -365,6 +466,9 @@ func (s *Store) flushLocked() error {
 		return fmt.Errorf("write pack index: %w", err)
 	}
 	s.addEntries(pid, int64(pw.Size()), entries)
+	if len(s.recentRecs) >= recentMax {
+		return s.mergeLocked()
+	}
 	return nil
 }
 
@@ -491,16 +595,26 @@ func (s *Store) readChunk(id ID, buf []byte, verify bool) ([]byte, error) {
 	return buf, nil
 }
 
-// Close releases open pack files and discards an unfinished pack.
+// Close releases open pack and index files and discards an unfinished pack.
 func (s *Store) Close() error {
 	s.Abort()
 	s.fmu.Lock()
-	defer s.fmu.Unlock()
 	for k, h := range s.files {
 		delete(s.files, k)
 		s.releaseLocked(h)
 	}
+	s.fmu.Unlock()
+	s.mu.Lock()
+	s.closeMidx()
+	s.mu.Unlock()
 	return nil
+}
+
+func (s *Store) closeMidx() {
+	for _, m := range s.midx {
+		m.close()
+	}
+	s.midx = nil
 }
 
 // SortedIDs returns ids sorted bytewise; handy for deterministic output.
@@ -593,6 +707,101 @@ func (s *Store) AddPackFrom(pid ID, r io.Reader) (int64, error) {
 	s.addEntries(pid, n, entries)
 	s.mu.Unlock()
 	return n, nil
+}
+
+// mergeLocked writes the entries of the recent packs, together with those of
+// the smaller midx files as the geometric rule requires (each file at least
+// twice the size of all smaller ones together), into one new midx file, and then
+// removes the files it replaces. Entries of packs removed or retiring are left
+// out.
+func (s *Store) mergeLocked() error {
+	if len(s.recentRecs) == 0 {
+		return nil
+	}
+	olds := slices.Clone(s.midx)
+	slices.SortFunc(olds, func(a, b *midxFile) int { return cmp.Compare(a.n, b.n) })
+	total := int64(len(s.recentRecs))
+	k := 0
+	for _, m := range olds {
+		if m.n >= 2*total {
+			break
+		}
+		total += m.n
+		k++
+	}
+	inputs := olds[:k]
+	slices.SortFunc(s.recentRecs, func(a, b midxRec) int { return recLess(&a, &b) })
+	srcs := []midxSource{&sliceSource{recs: s.recentRecs}}
+	var packs []packSize
+	seen := map[ID]bool{}
+	cover := func(pid ID) {
+		if seen[pid] {
+			return
+		}
+		seen[pid] = true
+		if size, ok := s.livePack(pid); ok {
+			packs = append(packs, packSize{pid, size})
+		}
+	}
+	for pid := range s.recentPack {
+		cover(pid)
+	}
+	for _, m := range inputs {
+		srcs = append(srcs, m.source())
+		for _, p := range m.packs {
+			cover(p.ID)
+		}
+	}
+	out, err := writeMidx(filepath.Join(s.dir, midxDir), packs, srcs, total)
+	if err != nil {
+		return fmt.Errorf("merge store index: %w", err)
+	}
+	merged := map[*midxFile]bool{}
+	for _, m := range inputs {
+		merged[m] = true
+	}
+	var keep []*midxFile
+	for _, m := range s.midx {
+		if !merged[m] {
+			keep = append(keep, m)
+		}
+	}
+	s.midx = append(keep, out)
+	for _, m := range inputs {
+		m.close()
+		if m.path != out.path {
+			_ = os.Remove(m.path) // another process may have merged it already
+		}
+	}
+	s.recent, s.recentRecs, s.recentPack = map[ID]Loc{}, nil, map[ID]bool{}
+	return nil
+}
+
+// CheckIndex reads the store's midx files whole and checks their checksums and
+// order (opening the store checks only the small ones whole). A damaged file is
+// removed, so the next open reads its packs' index files instead, and reported
+// with ErrCorrupt.
+func (s *Store) CheckIndex() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	var keep []*midxFile
+	for _, m := range s.midx {
+		err := m.check()
+		if err == nil {
+			keep = append(keep, m)
+			continue
+		}
+		errs = append(errs, err)
+		if errors.Is(err, ErrCorrupt) {
+			m.close()
+			_ = os.Remove(m.path)
+			continue
+		}
+		keep = append(keep, m)
+	}
+	s.midx = keep
+	return errors.Join(errs...)
 }
 
 // HasPack reports whether pack pid is in the store.
