@@ -31,7 +31,7 @@ import (
 //	         BLAKE3 of packs|fanout|filter|footer up to here (32), "TRVMEND1"
 //
 // Only the footer, the pack table, the fanout and the filter are read into memory
-// (about 1.8 bytes a chunk); the entries stay on disk (in the page cache, not in
+// (about 1.9 bytes a chunk); the entries stay on disk (in the page cache, not in
 // the process). The filter answers most lookups of chunks the store lacks (what
 // add asks about new data) without any read. A chunk stored in two packs has two
 // entries, so removing one pack never hides the other copy.
@@ -63,7 +63,7 @@ const (
 
 	// midxMaxBucket is the average number of entries per fanout bucket the
 	// fanout is sized for; midxMaxBits caps the fanout at 64 MiB.
-	midxMaxBucket = 8
+	midxMaxBucket = 16
 	midxMaxBits   = 24
 
 	// midxVerifyMax: the entries of a midx file up to this size (about 350k
