@@ -118,7 +118,7 @@ func (r *Record) validate() error {
 	if r.Trove < 1 {
 		return bad("no format version")
 	}
-	if r.Name == "" || !tagModelRe.MatchString(r.Name) {
+	if r.Name == "" || !tagModelRe().MatchString(r.Name) {
 		return bad("name %q", r.Name)
 	}
 	if r.By == "" {
@@ -137,14 +137,14 @@ func (r *Record) validate() error {
 		}
 		fallthrough
 	case ActionDeregister:
-		if !semverRe.MatchString(r.Version) {
+		if !semverRe().MatchString(r.Version) {
 			return bad("version %q", r.Version)
 		}
 	case ActionAssign, ActionUnassign:
-		if !tagStageRe.MatchString(r.Stage) {
+		if !tagStageRe().MatchString(r.Stage) {
 			return bad("stage %q", r.Stage)
 		}
-		if r.Action == ActionAssign && !semverRe.MatchString(r.Version) {
+		if r.Action == ActionAssign && !semverRe().MatchString(r.Version) {
 			return bad("version %q", r.Version)
 		}
 	case ActionDeprecate:
