@@ -816,7 +816,12 @@ func changedLines(st *objects.Store, mine, other []objects.RecipeEntry) (header 
 			need[i-1], need[i] = true, true
 		}
 	}
-	var buf []byte
+	// Each needed chunk is read into one reused buffer and its lines looked at
+	// there; only the lines that may differ, the header and a line cut by a chunk
+	// boundary are copied out. A line is the same in the other tree when the
+	// chunk it lies in is in the other tree, or, when it starts a chunk or
+	// straddles two, when the other tree has that pair of chunks side by side.
+	var buf, carry []byte
 	for i := 0; i < n; {
 		if !need[i] {
 			i++
@@ -826,58 +831,54 @@ func changedLines(st *objects.Store, mine, other []objects.RecipeEntry) (header 
 		for j < n && need[j] {
 			j++
 		}
-		// Read the run of chunks i..j-1; starts[k] is where chunk i+k begins.
-		var run []byte
-		starts := make([]int, 0, j-i+1)
+		// The run of chunks i..j-1. At its edges the boundary lines are shared
+		// (else the neighbours would be in the run): start after the first
+		// newline, stop after the last.
+		carry = carry[:0]
+		inLine := false // carry holds the start of a line cut at the previous chunk's end
 		for k := i; k < j; k++ {
-			starts = append(starts, len(run))
 			if buf, err = st.ReadChunk(mine[k].ID, buf); err != nil {
 				return nil, nil, err
 			}
 			if uint64(len(buf)) != mine[k].Size {
 				return nil, nil, fmt.Errorf("%w: chunk %s has %d bytes, recipe says %d", objects.ErrCorrupt, mine[k].ID.Short(), len(buf), mine[k].Size)
 			}
-			if bytes.IndexByte(buf, '\n') < 0 {
+			nl := bytes.IndexByte(buf, '\n')
+			if nl < 0 {
 				return nil, nil, errShortChunk
 			}
-			run = append(run, buf...)
-		}
-		starts = append(starts, len(run))
-		// At the run's edges the boundary lines are shared (else the neighbours would
-		// be in the run): start after the first newline, stop after the last.
-		lo := bytes.IndexByte(run, '\n') + 1
-		if i == 0 {
-			header = run[:lo]
-		}
-		hi := len(run)
-		if j < n {
-			hi = bytes.LastIndexByte(run, '\n') + 1
-		}
-		k := 0 // chunk of the line's first byte, relative to i
-		for s := lo; s < hi; {
-			e := s + bytes.IndexByte(run[s:hi], '\n')
-			for starts[k+1] <= s {
-				k++
-			}
-			k2 := k
-			for starts[k2+1] <= e {
-				k2++
-			}
-			var same bool
+			pos := nl + 1
 			switch {
-			case k2 == k+1:
-				same = pairs[pair{mine[i+k].ID, mine[i+k+1].ID}]
-			case k2 > k+1:
-				return nil, nil, errShortChunk
-			case s == starts[k] && i+k > 0:
-				same = pairs[pair{mine[i+k-1].ID, mine[i+k].ID}]
+			case inLine:
+				if !pairs[pair{mine[k-1].ID, mine[k].ID}] {
+					lines = append(lines, append(bytes.Clone(carry), buf[:pos]...))
+				}
+			case k == i && i == 0:
+				header = bytes.Clone(buf[:pos])
+			case k == i:
+				// the run's first boundary line: shared
 			default:
-				same = shared[mine[i+k].ID]
+				// The previous chunk ended with a newline: this line starts the chunk.
+				if !pairs[pair{mine[k-1].ID, mine[k].ID}] {
+					lines = append(lines, bytes.Clone(buf[:pos]))
+				}
 			}
-			if !same {
-				lines = append(lines, run[s:e+1])
+			sharedChunk := shared[mine[k].ID]
+			for pos < len(buf) {
+				e := bytes.IndexByte(buf[pos:], '\n')
+				if e < 0 {
+					break
+				}
+				if !sharedChunk {
+					lines = append(lines, bytes.Clone(buf[pos:pos+e+1]))
+				}
+				pos += e + 1
 			}
-			s = e + 1
+			carry, inLine = append(carry[:0], buf[pos:]...), pos < len(buf)
+			if k == j-1 && j == n && inLine {
+				// No newline at the end of the tree: the parser says what is wrong.
+				lines = append(lines, bytes.Clone(carry))
+			}
 		}
 		i = j
 	}
