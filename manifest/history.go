@@ -837,6 +837,12 @@ func changedLines(st *objects.Store, mine, other []objects.RecipeEntry) (header 
 		carry = carry[:0]
 		inLine := false // carry holds the start of a line cut at the previous chunk's end
 		for k := i; k < j; k++ {
+			// A chunk the other tree lacks keeps its own buffer: all its lines
+			// may differ, and they are kept without copying them one by one.
+			sharedChunk := shared[mine[k].ID]
+			if !sharedChunk {
+				buf = nil
+			}
 			if buf, err = st.ReadChunk(mine[k].ID, buf); err != nil {
 				return nil, nil, err
 			}
@@ -863,18 +869,20 @@ func changedLines(st *objects.Store, mine, other []objects.RecipeEntry) (header 
 					lines = append(lines, bytes.Clone(buf[:pos]))
 				}
 			}
-			sharedChunk := shared[mine[k].ID]
 			for pos < len(buf) {
 				e := bytes.IndexByte(buf[pos:], '\n')
 				if e < 0 {
 					break
 				}
 				if !sharedChunk {
-					lines = append(lines, bytes.Clone(buf[pos:pos+e+1]))
+					lines = append(lines, buf[pos:pos+e+1:pos+e+1])
 				}
 				pos += e + 1
 			}
 			carry, inLine = append(carry[:0], buf[pos:]...), pos < len(buf)
+			if !sharedChunk {
+				buf = nil // its lines are kept
+			}
 			if k == j-1 && j == n && inLine {
 				// No newline at the end of the tree: the parser says what is wrong.
 				lines = append(lines, bytes.Clone(carry))
