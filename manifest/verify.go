@@ -39,6 +39,13 @@ func (r *Repo) Verify(ctx context.Context, tracked []Tracked, deep bool) (Verify
 	if err != nil {
 		return res, err
 	}
+	if deep {
+		// The store's midx files are a cache of the packs' index files: a damaged
+		// one is replaced from them, not reported against an artifact.
+		if _, err := st.CheckIndex(); err != nil {
+			return res, fmt.Errorf("check store index: %w", err)
+		}
+	}
 	for _, t := range tracked {
 		if err := ctx.Err(); err != nil {
 			return res, err

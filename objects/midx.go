@@ -66,11 +66,12 @@ const (
 	midxMaxBucket = 16
 	midxMaxBits   = 24
 
-	// midxVerifyMax: the entries of a midx file up to this size (about 350k
+	// midxVerifyMax: the entries of a midx file up to this size (about 5k
 	// chunks) are checked against their checksum whenever it is opened; a larger
-	// one's entries are checked by CheckIndex (trove verify), and bounds-checked
-	// at every lookup.
-	midxVerifyMax = 16 << 20
+	// one's entries are checked by Store.CheckIndex (trove verify --deep), and
+	// bounds-checked at every lookup (and every chunk read is checked against
+	// its id, so a damaged entry cannot return wrong bytes).
+	midxVerifyMax = 256 << 10
 )
 
 // midxRec is one entry as the writer sees it: with the pack's id, not its number.

@@ -778,30 +778,48 @@ func (s *Store) mergeLocked() error {
 }
 
 // CheckIndex reads the store's midx files whole and checks their checksums and
-// order (opening the store checks only the small ones whole). A damaged file is
-// removed, so the next open reads its packs' index files instead, and reported
-// with ErrCorrupt.
-func (s *Store) CheckIndex() error {
+// order (opening the store checks only small ones whole). A damaged file is
+// removed and the packs it covered are read from their own index files again
+// (rebuilt from the packs if need be), so lookups stay right; it returns how many
+// files it replaced that way. The error is for failures to check or repair.
+func (s *Store) CheckIndex() (repaired int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var errs []error
 	var keep []*midxFile
-	for _, m := range s.midx {
+	for i, m := range s.midx {
 		err := m.check()
 		if err == nil {
 			keep = append(keep, m)
 			continue
 		}
-		errs = append(errs, err)
-		if errors.Is(err, ErrCorrupt) {
-			m.close()
-			_ = os.Remove(m.path)
-			continue
+		if !errors.Is(err, ErrCorrupt) {
+			s.midx = append(keep, s.midx[i:]...)
+			return repaired, err
 		}
-		keep = append(keep, m)
+		m.close()
+		if err := os.Remove(m.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.midx = append(keep, s.midx[i+1:]...)
+			return repaired, err
+		}
+		repaired++
+		for _, p := range m.packs {
+			size, live := s.livePack(p.ID)
+			if !live {
+				continue
+			}
+			entries, err := s.PackEntries(p.ID)
+			if err == nil && entriesFit(entries, size) {
+				s.addEntries(p.ID, size, entries)
+				continue
+			}
+			if err := s.reindexPack(p.ID); err != nil {
+				s.midx = append(keep, s.midx[i+1:]...)
+				return repaired, fmt.Errorf("pack %s: %w", p.ID.Short(), err)
+			}
+		}
 	}
 	s.midx = keep
-	return errors.Join(errs...)
+	return repaired, nil
 }
 
 // HasPack reports whether pack pid is in the store.
