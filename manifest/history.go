@@ -745,8 +745,11 @@ func diffTreeObjects(ctx context.Context, st *objects.Store, a, b objects.ID) ([
 	if err != nil {
 		return nil, err
 	}
-	ha, la, errA := changedLines(st, ca, cb)
-	hb, lb, errB := changedLines(st, cb, ca)
+	// Both sides read the shared chunks next to the ones that changed: read each
+	// once.
+	sharedRead := map[objects.ID][]byte{}
+	ha, la, errA := changedLines(st, ca, cb, sharedRead)
+	hb, lb, errB := changedLines(st, cb, ca, sharedRead)
 	if errors.Is(errA, errShortChunk) || errors.Is(errB, errShortChunk) {
 		ha, la, errA = allLines(ctx, st, a)
 		hb, lb, errB = allLines(ctx, st, b)
@@ -785,7 +788,9 @@ func recipeData(ctx context.Context, st *objects.Store, id objects.ID) ([]object
 // changedLines returns the header of the tree made of chunks mine and the lines
 // of it that may differ from the tree made of chunks other (see diffTreeObjects),
 // reading only the chunks those lines are in.
-func changedLines(st *objects.Store, mine, other []objects.RecipeEntry) (header []byte, lines [][]byte, err error) {
+//
+// Chunks both trees have are kept in cache, for the other side's call.
+func changedLines(st *objects.Store, mine, other []objects.RecipeEntry, cache map[objects.ID][]byte) (header []byte, lines [][]byte, err error) {
 	n := len(mine)
 	if n == 0 {
 		return nil, nil, fmt.Errorf("%w: empty tree", objects.ErrCorrupt)
@@ -816,9 +821,8 @@ func changedLines(st *objects.Store, mine, other []objects.RecipeEntry) (header 
 			need[i-1], need[i] = true, true
 		}
 	}
-	// Each needed chunk is read into one reused buffer and its lines looked at
-	// there; only the lines that may differ, the header and a line cut by a chunk
-	// boundary are copied out. A line is the same in the other tree when the
+	// Each needed chunk is read once and its lines looked at in place; only the
+	// header and a line cut by a chunk boundary are copied. A line is the same in the other tree when the
 	// chunk it lies in is in the other tree, or, when it starts a chunk or
 	// straddles two, when the other tree has that pair of chunks side by side.
 	var buf, carry []byte
@@ -837,14 +841,13 @@ func changedLines(st *objects.Store, mine, other []objects.RecipeEntry) (header 
 		carry = carry[:0]
 		inLine := false // carry holds the start of a line cut at the previous chunk's end
 		for k := i; k < j; k++ {
-			// A chunk the other tree lacks keeps its own buffer: all its lines
-			// may differ, and they are kept without copying them one by one.
 			sharedChunk := shared[mine[k].ID]
-			if !sharedChunk {
-				buf = nil
-			}
-			if buf, err = st.ReadChunk(mine[k].ID, buf); err != nil {
+			if b, ok := cache[mine[k].ID]; ok {
+				buf = b
+			} else if buf, err = st.ReadChunk(mine[k].ID, nil); err != nil {
 				return nil, nil, err
+			} else if sharedChunk {
+				cache[mine[k].ID] = buf
 			}
 			if uint64(len(buf)) != mine[k].Size {
 				return nil, nil, fmt.Errorf("%w: chunk %s has %d bytes, recipe says %d", objects.ErrCorrupt, mine[k].ID.Short(), len(buf), mine[k].Size)
@@ -869,20 +872,20 @@ func changedLines(st *objects.Store, mine, other []objects.RecipeEntry) (header 
 					lines = append(lines, bytes.Clone(buf[:pos]))
 				}
 			}
+			if sharedChunk {
+				// Its whole lines are the same in the other tree: only the line cut
+				// at its end matters.
+				pos = max(pos, bytes.LastIndexByte(buf, '\n')+1)
+			}
 			for pos < len(buf) {
 				e := bytes.IndexByte(buf[pos:], '\n')
 				if e < 0 {
 					break
 				}
-				if !sharedChunk {
-					lines = append(lines, buf[pos:pos+e+1:pos+e+1])
-				}
+				lines = append(lines, buf[pos:pos+e+1:pos+e+1])
 				pos += e + 1
 			}
 			carry, inLine = append(carry[:0], buf[pos:]...), pos < len(buf)
-			if !sharedChunk {
-				buf = nil // its lines are kept
-			}
 			if k == j-1 && j == n && inLine {
 				// No newline at the end of the tree: the parser says what is wrong.
 				lines = append(lines, bytes.Clone(carry))
