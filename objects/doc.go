@@ -51,6 +51,7 @@
 //
 //	packs/<first 2 hex>/<pack hex>.pack   complete packs
 //	index/<pack hex>.idx                  one index file per pack
+//	midx/<checksum>.midx                  the index files of many packs, merged
 //	tmp/                                  the pack being written
 //
 // Put appends a chunk to the pack being written (and reports false, storing nothing,
@@ -62,10 +63,31 @@
 // Flush and nothing else. AddPack installs a pack obtained elsewhere after checking
 // its bytes against its name and its embedded index.
 //
-// OpenStore loads every index file. A pack without an index file (a crash between
-// the rename and the index write) is indexed from the pack; an index file that is
-// damaged, names another pack or points outside its pack is rebuilt from the pack;
-// an index file whose pack is gone is ignored; leftover temp files are ignored.
+// # The chunk index
+//
+// The store does not hold a map of every chunk. The entries of the packs' index
+// files are merged into multi-pack index (midx) files: fixed-width entries
+// sorted by chunk id, with a fanout table and a Bloom filter that OpenStore reads
+// into memory (about 2 bytes a chunk), while the entries themselves are read with
+// pread when a chunk is looked up (a few dozen bytes; the filter answers most
+// lookups of chunks the store lacks without a read). So a store of tens of
+// millions of chunks opens in milliseconds and in tens of megabytes, and a short
+// command that looks up a few chunks pays for those few. The packs added since the
+// last merge are held in a small map, and Flush merges them into a new midx file
+// once they hold DefaultIndexMergeAt chunks; files are merged geometrically, so
+// there are few. A midx file is a cache, like the index files: written whole
+// (temp file, fsync, rename), never changed, covering a pack only while the pack
+// and its index file exist (gc removes a pack's index file and the midx files
+// need no rewrite); a missing or damaged one is ignored and its packs' index files
+// read again. Store.CheckIndex reads the large ones whole (OpenStore checks only
+// small ones whole; every lookup bounds-checks its entry, and every chunk read is
+// checked against its id anyway).
+//
+// OpenStore lists the packs and their index files. A pack without an index file
+// (a crash between the rename and the index write) is indexed from the pack; an
+// index file of a pack no midx file covers that is damaged, names another pack or
+// points outside its pack is rebuilt from the pack; an index file whose pack is
+// gone is ignored; leftover temp files are ignored.
 //
 // # Recipes
 //
@@ -103,7 +125,7 @@
 //
 // # Guarantees
 //
-//   - Atomicity: a pack, an index file or any file written with WriteFileAtomic is
+//   - Atomicity: a pack, an index file, a midx file or any file written with WriteFileAtomic is
 //     either absent or complete, whatever the moment of a crash; a crash loses at
 //     most the chunks put since the last Flush.
 //   - Verification on read: ReadChunk checks the BLAKE3 of every chunk it returns,

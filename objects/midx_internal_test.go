@@ -3,6 +3,7 @@ package objects
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -304,4 +305,55 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// FuzzOpenMidx: whatever the bytes of a midx file, opening it fails with
+// ErrCorrupt or gives a file whose lookups and check neither panic nor return
+// entries outside their pack.
+func FuzzOpenMidx(f *testing.F) {
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, n := range []int{0, 1, 40} {
+		pack := packSize{randID(r), 1 << 16}
+		var recs []midxRec
+		for range n {
+			recs = append(recs, midxRec{ID: randID(r), Pack: pack.ID, Offset: 8, Length: 100})
+		}
+		slices.SortFunc(recs, func(x, y midxRec) int { return recLess(&x, &y) })
+		m, err := writeMidx(f.TempDir(), []packSize{pack}, []midxSource{&sliceSource{recs: recs}}, int64(n))
+		if err != nil {
+			f.Fatal(err)
+		}
+		b, err := os.ReadFile(m.path)
+		m.close()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := filepath.Join(dir, "x.midx")
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, err := openMidx(p)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("open: %v, want ErrCorrupt", err)
+			}
+			return
+		}
+		defer m.close()
+		live := func(ID) (int64, bool) { return 1 << 16, true }
+		var id ID
+		for i := int64(0); i < min(m.n, 50); i++ {
+			if err := readFullAt(m.f, id[:], m.entryOff(i)); err != nil {
+				t.Fatal(err)
+			}
+			if l, ok, err := m.lookup(id, live); err == nil && ok && (l.Offset+uint64(l.Length) > 1<<16) {
+				t.Fatalf("lookup returned %+v outside the pack", l)
+			}
+		}
+		_ = m.check()
+	})
 }
