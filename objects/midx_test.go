@@ -1,13 +1,17 @@
 package objects_test
 
 import (
+	"encoding/binary"
 	"errors"
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/trove-dev/trove/objects"
 )
@@ -333,4 +337,55 @@ func TestStoreCheckIndexRepairs(t *testing.T) {
 	if n, err := s.CheckIndex(); err != nil || n != 0 {
 		t.Fatalf("CheckIndex after repair: %d, %v", n, err)
 	}
+}
+
+// BenchmarkStoreOpen puts TROVE_BENCH_STORE_CHUNKS (default 1M) small chunks in
+// a store, reopens it and looks chunks up, reporting the heap the open store
+// holds per chunk:
+//
+//	go test -run '^$' -bench StoreOpen -benchtime 100000x ./objects
+func BenchmarkStoreOpen(b *testing.B) {
+	n := 1 << 20
+	if s := os.Getenv("TROVE_BENCH_STORE_CHUNKS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	dir := b.TempDir()
+	s, err := objects.OpenStore(dir)
+	must(b, err)
+	s.SetPackSize(4 << 20)
+	ids := make([]objects.ID, 0, 1024)
+	var buf [16]byte
+	for i := range n {
+		binary.LittleEndian.PutUint64(buf[:], uint64(i))
+		id := objects.Hash(buf[:])
+		if len(ids) < cap(ids) {
+			ids = append(ids, id)
+		}
+		if _, err := s.Put(id, buf[:]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	must(b, s.Flush())
+	s.Close()
+	s = nil
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	s, err = objects.OpenStore(dir)
+	must(b, err)
+	opened := time.Since(start)
+	defer s.Close()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if !s.Has(ids[i%len(ids)]) {
+			b.Fatal("chunk not found")
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(n), "heap-B/chunk")
+	b.ReportMetric(float64(opened.Microseconds())/1000, "open-ms")
+	b.ReportMetric(float64(n), "chunks")
 }
