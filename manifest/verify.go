@@ -61,14 +61,10 @@ func (r *Repo) Verify(ctx context.Context, tracked []Tracked, deep bool) (Verify
 			continue
 		}
 		res.Chunks += len(need.Chunks)
-		missing := 0
-		for _, id := range need.Chunks {
-			if !st.Has(id) {
-				missing++
-				if missing <= 20 {
-					res.Problems = append(res.Problems, Problem{Artifact: t.Path, Object: id, Kind: "missing", Detail: "chunk " + id.Short() + " is not in the local store"})
-				}
-			}
+		lost := st.Missing(need.Chunks) // one pass over the index, not a read per chunk
+		missing := len(lost)
+		for _, id := range lost[:min(missing, 20)] {
+			res.Problems = append(res.Problems, Problem{Artifact: t.Path, Object: id, Kind: "missing", Detail: "chunk " + id.Short() + " is not in the local store"})
 		}
 		if missing > 20 {
 			res.Problems = append(res.Problems, Problem{Artifact: t.Path, Kind: "missing", Detail: fmt.Sprintf("and %d more missing chunks", missing-20)})

@@ -15,12 +15,7 @@ type Ensure func(ctx context.Context, ids []ID) error
 
 // ensure calls fn for the ids the store lacks.
 func (s *Store) ensure(ctx context.Context, fn Ensure, ids []ID) error {
-	var missing []ID
-	for _, id := range ids {
-		if !s.Has(id) {
-			missing = append(missing, id)
-		}
-	}
+	missing := s.Missing(ids)
 	if len(missing) == 0 {
 		return nil
 	}

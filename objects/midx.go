@@ -572,3 +572,44 @@ func (m *midxFile) check() error {
 	}
 	return nil
 }
+
+// midxScanRatio: a batch of lookups reads the whole file sequentially when it
+// has at least one id for every midxScanRatio entries (a pread of a bucket costs
+// about as much as reading that many entries in sequence).
+const midxScanRatio = 64
+
+// scan resolves ids[todo] (todo sorted by id) in one sequential pass over the
+// file's entries, setting locs and found for those with an entry in a live pack.
+func (m *midxFile) scan(ids []ID, todo []int, live func(ID) (int64, bool), locs []Loc, found []bool) error {
+	src := m.source()
+	t := 0
+	for t < len(todo) {
+		r, ok, err := src.next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil
+		}
+		for t < len(todo) && bytes.Compare(ids[todo[t]][:], r.ID[:]) < 0 {
+			t++
+		}
+		// Equal ids may repeat in todo; give each the first live entry.
+		for u := t; u < len(todo) && ids[todo[u]] == r.ID; u++ {
+			i := todo[u]
+			if found[i] {
+				continue
+			}
+			size, ok := live(r.Pack)
+			if !ok {
+				continue
+			}
+			l := Loc{Pack: r.Pack, Offset: r.Offset, Length: r.Length}
+			if l.Offset < uint64(len(packMagic)) || l.Offset > uint64(size) || uint64(l.Length) > uint64(size)-l.Offset {
+				return fmt.Errorf("%w: midx %s: entry of chunk %s points outside pack %s", ErrCorrupt, filepath.Base(m.path), r.ID.Short(), r.Pack.Short())
+			}
+			locs[i], found[i] = l, true
+		}
+	}
+	return nil
+}

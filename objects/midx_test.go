@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -388,4 +389,46 @@ func BenchmarkStoreOpen(b *testing.B) {
 	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(n), "heap-B/chunk")
 	b.ReportMetric(float64(opened.Microseconds())/1000, "open-ms")
 	b.ReportMetric(float64(n), "chunks")
+}
+
+// TestStoreLookupMany checks LookupMany and Missing against Lookup and Has, for
+// batches small (lookups) and large (a pass over each midx file) next to the
+// index, with chunks in midx files, in recent packs, absent, repeated, and in a
+// removed pack.
+func TestStoreLookupMany(t *testing.T) {
+	dir, all := mergedStore(t, 6, 150)
+	s := openTestStore(t, dir)
+	recent := manyChunks(4242, 30, 700)
+	putChunks(t, s, recent)
+	must(t, s.Flush())
+	pending := manyChunks(4343, 3, 700)
+	putChunks(t, s, pending)
+	packs := objects.SortedIDs(s.Packs())
+	must(t, s.RemovePack(packs[len(packs)/2]))
+	var ids []objects.ID
+	for _, c := range append(append(append(all, recent...), pending...), manyChunks(777, 40, 10)...) {
+		ids = append(ids, objects.Hash(c))
+	}
+	ids = append(ids, ids[3], ids[len(ids)-1], ids[0])
+	check := func(batch []objects.ID) {
+		t.Helper()
+		locs, found := s.LookupMany(batch)
+		var wantMissing []objects.ID
+		for i, id := range batch {
+			l, ok := s.Lookup(id)
+			if ok != found[i] || l != locs[i] {
+				t.Fatalf("LookupMany[%d] = %+v, %v; Lookup says %+v, %v", i, locs[i], found[i], l, ok)
+			}
+			if !s.Has(id) {
+				wantMissing = append(wantMissing, id)
+			}
+		}
+		if got := s.Missing(batch); !slices.Equal(got, wantMissing) {
+			t.Fatalf("Missing = %d ids, want %d", len(got), len(wantMissing))
+		}
+	}
+	check(ids)     // large: scans
+	check(ids[:5]) // small: lookups
+	check([]objects.ID{ids[len(ids)-1]})
+	check(nil)
 }

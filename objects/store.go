@@ -2,6 +2,7 @@ package objects
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -828,4 +829,68 @@ func (s *Store) HasPack(pid ID) bool {
 	defer s.mu.RUnlock()
 	_, ok := s.packs[pid]
 	return ok
+}
+
+// LookupMany says where each of ids is, like Lookup for each (found[i] reports
+// whether ids[i] is stored), but reads a midx file sequentially, once, when the
+// batch is large next to it instead of looking each id up in it: checking the
+// millions of chunks of a large artifact then costs one pass over the index
+// rather than a read per chunk.
+func (s *Store) LookupMany(ids []ID) (locs []Loc, found []bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	locs, found = make([]Loc, len(ids)), make([]bool, len(ids))
+	var todo []int // indexes of ids not found yet, sorted by id
+	for i, id := range ids {
+		if l, ok := s.recent[id]; ok {
+			if _, live := s.livePack(l.Pack); live {
+				locs[i], found[i] = l, true
+				continue
+			}
+		}
+		todo = append(todo, i)
+	}
+	slices.SortFunc(todo, func(a, b int) int { return bytes.Compare(ids[a][:], ids[b][:]) })
+	for k := len(s.midx) - 1; k >= 0 && len(todo) > 0; k-- {
+		m := s.midx[k]
+		if int64(len(todo))*midxScanRatio < m.n {
+			for _, i := range todo {
+				if l, ok, err := m.lookup(ids[i], s.livePack); err == nil && ok {
+					locs[i], found[i] = l, true
+				}
+			}
+		} else if err := m.scan(ids, todo, s.livePack, locs, found); err != nil {
+			// Fall back to lookups, which pass over what cannot be read.
+			for _, i := range todo {
+				if l, ok, err := m.lookup(ids[i], s.livePack); err == nil && ok {
+					locs[i], found[i] = l, true
+				}
+			}
+		}
+		rest := todo[:0]
+		for _, i := range todo {
+			if !found[i] {
+				rest = append(rest, i)
+			}
+		}
+		todo = rest
+	}
+	return locs, found
+}
+
+// Missing returns the ids (in their order) that are neither stored nor waiting
+// in the pack being written; see LookupMany.
+func (s *Store) Missing(ids []ID) []ID {
+	_, found := s.LookupMany(ids)
+	var out []ID
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for i, ok := range found {
+		if !ok {
+			if _, pending := s.pending[ids[i]]; !pending {
+				out = append(out, ids[i])
+			}
+		}
+	}
+	return out
 }

@@ -248,12 +248,12 @@ func Push(ctx context.Context, rem Remote, st *objects.Store, chunks []objects.I
 	opt.defaults()
 	res := PushResult{Chunks: len(chunks)}
 	need := map[objects.ID][]objects.ID{}
-	for _, id := range chunks {
-		loc, ok := st.Lookup(id)
-		if !ok {
+	locs, found := st.LookupMany(chunks)
+	for i, id := range chunks {
+		if !found[i] {
 			return res, &objects.MissingError{ID: id}
 		}
-		need[loc.Pack] = append(need[loc.Pack], id)
+		need[locs[i].Pack] = append(need[locs[i].Pack], id)
 	}
 	x, err := LoadIndex(ctx, rem, opt)
 	if err != nil {
