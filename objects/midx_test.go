@@ -432,3 +432,63 @@ func TestStoreLookupMany(t *testing.T) {
 	check([]objects.ID{ids[len(ids)-1]})
 	check(nil)
 }
+
+// TestStoreIndexDropsRemovedPacks: once gc has removed a quarter of the packs a
+// midx file covers, Flush rewrites it without them; when all are gone, the file
+// goes.
+func TestStoreIndexDropsRemovedPacks(t *testing.T) {
+	dir, all := mergedStore(t, 4, 200)
+	s := openTestStore(t, dir)
+	size := func() (n int64) {
+		for _, p := range midxFiles(t, dir) {
+			fi, err := os.Stat(p)
+			must(t, err)
+			n += fi.Size()
+		}
+		return n
+	}
+	before := size()
+	packs := objects.SortedIDs(s.Packs())
+	gone := map[objects.ID]bool{}
+	for _, pid := range packs[:len(packs)/2] {
+		entries, err := s.PackEntries(pid)
+		must(t, err)
+		for _, e := range entries {
+			gone[e.ID] = true
+		}
+		must(t, s.RemovePack(pid))
+	}
+	must(t, s.Flush())
+	if after := size(); after >= before {
+		t.Fatalf("midx files hold %d bytes after half the packs went, %d before", after, before)
+	}
+	var kept [][]byte
+	for _, c := range all {
+		if !gone[objects.Hash(c)] {
+			kept = append(kept, c)
+		}
+	}
+	check := func(s *objects.Store) {
+		t.Helper()
+		checkChunks(t, s, kept)
+		for id := range gone {
+			if s.Has(id) {
+				t.Fatalf("chunk %s of a removed pack is still found", id.Short())
+			}
+		}
+		checkLocations(t, s)
+	}
+	check(s)
+	for _, pid := range packs[len(packs)/2:] {
+		must(t, s.RemovePack(pid))
+	}
+	must(t, s.Flush())
+	if n := len(midxFiles(t, dir)); n != 0 {
+		t.Fatalf("%d midx files left when every pack is gone", n)
+	}
+	s.Close()
+	s = openTestStore(t, dir)
+	if len(s.Packs()) != 0 || s.Has(objects.Hash(all[0])) {
+		t.Fatal("an empty store still finds chunks")
+	}
+}

@@ -413,14 +413,15 @@ func (s *Store) Put(id ID, data []byte) (bool, error) {
 //
 // When enough chunks have been added since the last merge (SetIndexMergeAt), it
 // also merges their index into a midx file, so that the next open of the store
-// reads one file instead of many and holds little of it in memory.
+// reads one file instead of many and holds little of it in memory; and it
+// rewrites a midx file a quarter of whose packs gc has removed.
 func (s *Store) Flush() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.flushLocked(); err != nil {
 		return err
 	}
-	if len(s.recentRecs) >= s.mergeAt {
+	if len(s.recentRecs) >= s.mergeAt || s.anyStaleLocked() {
 		return s.mergeLocked()
 	}
 	return nil
@@ -710,27 +711,52 @@ func (s *Store) AddPackFrom(pid ID, r io.Reader) (int64, error) {
 	return n, nil
 }
 
+// staleLocked reports whether at least a quarter of the packs midx file m
+// covers have been removed (by gc): it is then worth rewriting without them.
+func (s *Store) staleLocked(m *midxFile) bool {
+	dead := 0
+	for _, p := range m.packs {
+		if _, ok := s.packs[p.ID]; !ok {
+			dead++
+		}
+	}
+	return dead > 0 && dead*4 >= len(m.packs)
+}
+
+func (s *Store) anyStaleLocked() bool {
+	return slices.ContainsFunc(s.midx, s.staleLocked)
+}
+
 // mergeLocked writes the entries of the recent packs, together with those of
 // the smaller midx files as the geometric rule requires (each file at least
-// twice the size of all smaller ones together), into one new midx file, and then
-// removes the files it replaces. Entries of packs removed or retiring are left
-// out.
+// twice the size of all smaller ones together) and of stale ones, into one new
+// midx file, and then removes the files it replaces. Entries of packs removed or
+// retiring are left out.
 func (s *Store) mergeLocked() error {
-	if len(s.recentRecs) == 0 {
-		return nil
-	}
 	olds := slices.Clone(s.midx)
 	slices.SortFunc(olds, func(a, b *midxFile) int { return cmp.Compare(a.n, b.n) })
 	total := int64(len(s.recentRecs))
+	var inputs []*midxFile
 	k := 0
-	for _, m := range olds {
-		if m.n >= 2*total {
-			break
+	if total > 0 {
+		for _, m := range olds {
+			if m.n >= 2*total {
+				break
+			}
+			total += m.n
+			k++
 		}
-		total += m.n
-		k++
+		inputs = olds[:k]
 	}
-	inputs := olds[:k]
+	for _, m := range olds[k:] {
+		if s.staleLocked(m) {
+			inputs = append(inputs, m)
+			total += m.n
+		}
+	}
+	if len(s.recentRecs) == 0 && len(inputs) == 0 {
+		return nil
+	}
 	slices.SortFunc(s.recentRecs, func(a, b midxRec) int { return recLess(&a, &b) })
 	srcs := []midxSource{&sliceSource{recs: s.recentRecs}}
 	var packs []packSize
@@ -753,9 +779,12 @@ func (s *Store) mergeLocked() error {
 			cover(p.ID)
 		}
 	}
-	out, err := writeMidx(filepath.Join(s.dir, midxDir), packs, srcs, total)
-	if err != nil {
-		return fmt.Errorf("merge store index: %w", err)
+	var out *midxFile
+	if len(packs) > 0 {
+		var err error
+		if out, err = writeMidx(filepath.Join(s.dir, midxDir), packs, srcs, total); err != nil {
+			return fmt.Errorf("merge store index: %w", err)
+		}
 	}
 	merged := map[*midxFile]bool{}
 	for _, m := range inputs {
@@ -767,10 +796,13 @@ func (s *Store) mergeLocked() error {
 			keep = append(keep, m)
 		}
 	}
-	s.midx = append(keep, out)
+	if out != nil {
+		keep = append(keep, out)
+	}
+	s.midx = keep
 	for _, m := range inputs {
 		m.close()
-		if m.path != out.path {
+		if out == nil || m.path != out.path {
 			_ = os.Remove(m.path) // another process may have merged it already
 		}
 	}
