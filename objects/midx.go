@@ -11,7 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/zeebo/blake3"
 )
@@ -98,6 +101,55 @@ type midxFile struct {
 	bits  uint
 	fan   []uint32
 	bloom []uint64
+
+	// A file of at most midxMemMax bytes of entries that is looked up often
+	// (midxMemAfter lookups that reached the entries) has its entries read into
+	// mem once, and looked up there instead of with a pread each: a command
+	// that looks up every file of a large checkout should not pay a system call
+	// per file. The files of a store grow geometrically, so those held total at
+	// most twice midxMemMax; the largest ones stay on disk.
+	reads   atomic.Int64
+	memOnce sync.Once
+	mem     atomic.Pointer[[]byte]
+}
+
+const (
+	midxMemAfter = 1024
+	midxMemMax   = 32 << 20
+)
+
+// readEntries reads entry bytes at off (relative to the file) from memory once
+// they are there, else from the file.
+func (m *midxFile) readEntries(b []byte, off int64) error {
+	if mem := m.mem.Load(); mem != nil {
+		start := off - int64(len(midxMagic))
+		if start < 0 || start+int64(len(b)) > int64(len(*mem)) {
+			return fmt.Errorf("%w: midx %s: read outside the entries", ErrCorrupt, filepath.Base(m.path))
+		}
+		copy(b, (*mem)[start:])
+		return nil
+	}
+	if m.n*midxEntryLen <= midxMemMax && m.reads.Add(1) >= midxMemAfter {
+		m.memOnce.Do(m.loadEntries)
+	}
+	return readFullAt(m.f, b, off)
+}
+
+// loadEntries reads the entries into memory if they match their checksum (else
+// lookups keep reading the file, and CheckIndex reports it).
+func (m *midxFile) loadEntries() {
+	b := make([]byte, m.n*midxEntryLen)
+	if err := readFullAt(m.f, b, int64(len(midxMagic))); err != nil {
+		return
+	}
+	var foot [midxFooterLen]byte
+	if err := readFullAt(m.f, foot[:], m.entryOff(m.n)+int64(len(m.packs))*midxPackLen+int64(len(m.fan))*4+int64(len(m.bloom))*8); err != nil {
+		return
+	}
+	if blake3.Sum256(b) != [32]byte(foot[24:56]) {
+		return
+	}
+	m.mem.Store(&b)
 }
 
 type packSize struct {
@@ -266,10 +318,13 @@ func (m *midxFile) lookup(id ID, live func(ID) (int64, bool)) (Loc, bool, error)
 		lo = int64(m.fan[p-1])
 	}
 	hi := int64(m.fan[p])
+	if mem := m.mem.Load(); mem != nil {
+		return m.lookupMem(*mem, id, lo, hi, live)
+	}
 	var key [32]byte
 	for hi-lo > lookupWindow {
 		mid := lo + (hi-lo)/2
-		if err := readFullAt(m.f, key[:], m.entryOff(mid)); err != nil {
+		if err := m.readEntries(key[:], m.entryOff(mid)); err != nil {
 			return Loc{}, false, err
 		}
 		if bytes.Compare(key[:], id[:]) < 0 {
@@ -283,36 +338,59 @@ func (m *midxFile) lookup(id ID, live func(ID) (int64, bool)) (Loc, bool, error)
 	for lo < m.n {
 		k := min(max(hi-lo, 1), lookupWindow, m.n-lo)
 		b := win[:k*midxEntryLen]
-		if err := readFullAt(m.f, b, m.entryOff(lo)); err != nil {
+		if err := m.readEntries(b, m.entryOff(lo)); err != nil {
 			return Loc{}, false, err
 		}
 		for i := range k {
-			e := b[i*midxEntryLen : (i+1)*midxEntryLen]
-			switch c := bytes.Compare(e[:32], id[:]); {
-			case c < 0:
-				continue
-			case c > 0:
-				return Loc{}, false, nil
+			l, ok, done, err := m.entryLoc(b[i*midxEntryLen:(i+1)*midxEntryLen], id, live)
+			if ok || done || err != nil {
+				return l, ok, err
 			}
-			pi := binary.LittleEndian.Uint32(e[32:36])
-			if int(pi) >= len(m.packs) {
-				return Loc{}, false, fmt.Errorf("%w: midx %s: entry names pack %d of %d", ErrCorrupt, filepath.Base(m.path), pi, len(m.packs))
-			}
-			pid := m.packs[pi].ID
-			size, ok := live(pid)
-			if !ok {
-				continue
-			}
-			l := Loc{Pack: pid, Length: binary.LittleEndian.Uint32(e[36:40]), Offset: binary.LittleEndian.Uint64(e[40:48])}
-			if l.Offset < uint64(len(packMagic)) || l.Offset > uint64(size) || uint64(l.Length) > uint64(size)-l.Offset {
-				return Loc{}, false, fmt.Errorf("%w: midx %s: entry of chunk %s points outside pack %s", ErrCorrupt, filepath.Base(m.path), id.Short(), pid.Short())
-			}
-			return l, true, nil
 		}
 		lo += k
 		hi = lo + lookupWindow
 	}
 	return Loc{}, false, nil
+}
+
+// lookupMem is lookup in entries held in memory, between lo and hi.
+func (m *midxFile) lookupMem(mem []byte, id ID, lo, hi int64, live func(ID) (int64, bool)) (Loc, bool, error) {
+	i := lo + int64(sort.Search(int(hi-lo), func(k int) bool {
+		off := (lo + int64(k)) * midxEntryLen
+		return bytes.Compare(mem[off:off+32], id[:]) >= 0
+	}))
+	for ; i < m.n; i++ {
+		l, ok, done, err := m.entryLoc(mem[i*midxEntryLen:(i+1)*midxEntryLen], id, live)
+		if ok || done || err != nil {
+			return l, ok, err
+		}
+	}
+	return Loc{}, false, nil
+}
+
+// entryLoc looks at entry e on the way to id's entries: done once past them;
+// ok with the location when e is id's in a live pack.
+func (m *midxFile) entryLoc(e []byte, id ID, live func(ID) (int64, bool)) (l Loc, ok, done bool, err error) {
+	switch c := bytes.Compare(e[:32], id[:]); {
+	case c < 0:
+		return Loc{}, false, false, nil
+	case c > 0:
+		return Loc{}, false, true, nil
+	}
+	pi := binary.LittleEndian.Uint32(e[32:36])
+	if int(pi) >= len(m.packs) {
+		return Loc{}, false, true, fmt.Errorf("%w: midx %s: entry names pack %d of %d", ErrCorrupt, filepath.Base(m.path), pi, len(m.packs))
+	}
+	pid := m.packs[pi].ID
+	size, live2 := live(pid)
+	if !live2 {
+		return Loc{}, false, false, nil
+	}
+	l = Loc{Pack: pid, Length: binary.LittleEndian.Uint32(e[36:40]), Offset: binary.LittleEndian.Uint64(e[40:48])}
+	if l.Offset < uint64(len(packMagic)) || l.Offset > uint64(size) || uint64(l.Length) > uint64(size)-l.Offset {
+		return Loc{}, false, true, fmt.Errorf("%w: midx %s: entry of chunk %s points outside pack %s", ErrCorrupt, filepath.Base(m.path), id.Short(), pid.Short())
+	}
+	return l, true, true, nil
 }
 
 func (m *midxFile) entryOff(i int64) int64 { return int64(len(midxMagic)) + i*midxEntryLen }

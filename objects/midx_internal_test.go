@@ -101,6 +101,9 @@ func TestMidxLookupMatchesMap(t *testing.T) {
 					t.Fatalf("lookup %s = %+v, %v; want %+v, %v", id.Short(), got, ok, w, wok)
 				}
 			}
+			if len(all) > 2*midxMemAfter && m.mem.Load() == nil {
+				t.Fatalf("%d lookups did not bring the entries into memory", len(all))
+			}
 			falsePos := 0
 			for range 20000 {
 				id := randID(r)
