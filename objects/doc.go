@@ -70,7 +70,8 @@
 // sorted by chunk id, with a fanout table and a Bloom filter that OpenStore reads
 // into memory (about 2 bytes a chunk), while the entries themselves are read with
 // pread when a chunk is looked up (a few dozen bytes; the filter answers most
-// lookups of chunks the store lacks without a read). So a store of tens of
+// lookups of chunks the store lacks without a read; the entries of a small midx
+// file that is read often are held in memory, up to 32 MiB a file). So a store of tens of
 // millions of chunks opens in milliseconds and in tens of megabytes, and a short
 // command that looks up a few chunks pays for those few. The packs added since the
 // last merge are held in a small map, and Flush merges them into a new midx file

@@ -35,7 +35,8 @@ import (
 //
 // Only the footer, the pack table, the fanout and the filter are read into memory
 // (about 1.9 bytes a chunk); the entries stay on disk (in the page cache, not in
-// the process). The filter answers most lookups of chunks the store lacks (what
+// the process), except those of a file small enough to be worth holding once it
+// is read often (midxMemMax). The filter answers most lookups of chunks the store lacks (what
 // add asks about new data) without any read. A chunk stored in two packs has two
 // entries, so removing one pack never hides the other copy.
 //
