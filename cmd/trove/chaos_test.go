@@ -49,7 +49,20 @@ func TestKilledCommandsLeaveConsistentState(t *testing.T) {
 	base := make([]byte, 8<<20)
 	rng.Read(base)
 	os.WriteFile(filepath.Join(repo, "data", "base.bin"), base, 0o644)
-	tr.must(repo, "add", "data/base.bin")
+	// And enough small files (one chunk each) for the store to merge its index
+	// into a midx file, so that kills also land in midx writes and merges (add,
+	// gc's rewrite of a file whose packs it removed, pull into a fresh store).
+	many := filepath.Join(repo, "data", "many")
+	os.MkdirAll(many, 0o755)
+	for i := 0; i < 4500; i++ {
+		b := make([]byte, 1+rng.Intn(300))
+		rng.Read(b)
+		os.WriteFile(filepath.Join(many, fmt.Sprintf("f%04d", i)), b, 0o644)
+	}
+	tr.must(repo, "add", "data/base.bin", "data/many")
+	if m, _ := filepath.Glob(filepath.Join(repo, ".trove", "store", "midx", "*.midx")); len(m) == 0 {
+		t.Fatal("the base add wrote no midx file: the test no longer exercises it")
+	}
 	tr.must(repo, "push")
 	baseDigest := b3file(t, filepath.Join(repo, "data", "base.bin"))
 
