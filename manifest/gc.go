@@ -90,14 +90,11 @@ func (r *Repo) GC(ctx context.Context, hist *History, opt GCOptions) (GCResult, 
 	}
 	res.Reachable = len(reach.Chunks)
 	res.Problems = append(append(res.Problems, hist.Skipped...), reach.Problems...)
-	packs, err := st.PackInfos()
-	if err != nil {
-		return res, err
-	}
 	now := r.Now()
-	for _, p := range packs {
+	// One pack's entries in memory at a time, not the whole store's.
+	err = st.WalkPacks(func(p objects.PackInfo) error {
 		if err := ctx.Err(); err != nil {
-			return res, err
+			return err
 		}
 		f := PackFate{Pack: p.ID, Size: p.Size}
 		var garbage int64
@@ -125,11 +122,11 @@ func (r *Repo) GC(ctx context.Context, hist *History, opt GCOptions) (GCResult, 
 			switch f.Action {
 			case "delete":
 				if err := st.RemovePack(p.ID); err != nil {
-					return res, err
+					return err
 				}
 			case "repack":
 				if _, err := st.Repack(p.ID, func(id objects.ID) bool { return reach.Chunks[id] }); err != nil {
-					return res, err
+					return err
 				}
 			}
 		}
@@ -137,6 +134,7 @@ func (r *Repo) GC(ctx context.Context, hist *History, opt GCOptions) (GCResult, 
 			res.Freed += garbage
 		}
 		res.Packs = append(res.Packs, f)
-	}
-	return res, nil
+		return nil
+	})
+	return res, err
 }

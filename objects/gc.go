@@ -14,9 +14,21 @@ type PackInfo struct {
 	Entries []IndexEntry
 }
 
-// PackInfos lists the complete packs with their entries.
+// PackInfos lists the complete packs with their entries (all of them in memory:
+// WalkPacks holds one pack's at a time).
 func (s *Store) PackInfos() ([]PackInfo, error) {
 	var out []PackInfo
+	err := s.WalkPacks(func(p PackInfo) error {
+		out = append(out, p)
+		return nil
+	})
+	return out, err
+}
+
+// WalkPacks calls fn for each complete pack present when it starts, in id
+// order, with its entries read from its index file; fn may remove or repack the
+// pack it is given.
+func (s *Store) WalkPacks(fn func(PackInfo) error) error {
 	for _, pid := range SortedIDs(s.Packs()) {
 		fi, err := os.Stat(s.PackPath(pid))
 		if err != nil {
@@ -24,11 +36,13 @@ func (s *Store) PackInfos() ([]PackInfo, error) {
 		}
 		entries, err := s.PackEntries(pid)
 		if err != nil {
-			return nil, fmt.Errorf("pack %s: %w", pid.Short(), err)
+			return fmt.Errorf("pack %s: %w", pid.Short(), err)
 		}
-		out = append(out, PackInfo{ID: pid, Size: fi.Size(), ModTime: fi.ModTime(), Entries: entries})
+		if err := fn(PackInfo{ID: pid, Size: fi.Size(), ModTime: fi.ModTime(), Entries: entries}); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // RemovePack deletes a pack and its index: the index first, so that a crash in
