@@ -56,12 +56,21 @@ func (e *env) pullObservations(c *cli.Context, r *manifest.Repo, model string) e
 	}
 	res, err := monitorStore(r).Pull(c.Context, remoteBlobs{rem}, model)
 	if err != nil {
-		return monitorErr(remoteErr(err, rem))
+		return syncErr(err, rem)
 	}
 	if res.Received > 0 {
-		e.summary(c, "fetched %s from %s", plural(int64(res.Received), "observation or event"), name)
+		e.summary(c, "fetched %s from %s", plural(int64(res.Received), "monitoring file"), name)
 	}
 	return nil
+}
+
+// syncErr: damaged monitoring files are integrity failures, the rest are the
+// remote's errors.
+func syncErr(err error, rem remote.Remote) error {
+	if errors.Is(err, monitor.ErrCorrupt) {
+		return monitorErr(err)
+	}
+	return remoteErr(err, rem)
 }
 
 // monitorErr gives the monitoring errors their exit codes and hints.

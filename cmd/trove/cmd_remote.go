@@ -356,7 +356,7 @@ func pushCommand(e *env) *cli.Command {
 			// Production observations and monitoring events travel with the data.
 			mres, err := monitorStore(r).Push(c.Context, remoteBlobs{rem})
 			if err != nil {
-				return monitorErr(remoteErr(err, rem))
+				return syncErr(err, rem)
 			}
 			if c.Bool("json") {
 				if err := writeJSON(e.stdout, struct {
@@ -370,7 +370,7 @@ func pushCommand(e *env) *cli.Command {
 				}
 			}
 			if mres.Sent > 0 {
-				e.summary(c, "pushed %s to %s", plural(int64(mres.Sent), "observation or event"), name)
+				e.summary(c, "pushed %s to %s", plural(int64(mres.Sent), "monitoring file"), name)
 			}
 			e.summary(c, "pushed %s to %s: %s sent (%s), %s already there (%s), in %s",
 				plural(int64(len(ts)), "artifact"), name, plural(int64(res.Packs), "pack"), human(res.Bytes),
