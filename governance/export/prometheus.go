@@ -90,10 +90,10 @@ func WritePrometheus(w io.Writer, st OpsState) error {
 		add("trove_model_stage_info", gauge(1, append(base, "digest", h.Digest)...))
 		if !h.PromotedAt.IsZero() {
 			add("trove_model_promoted_timestamp_seconds", gauge(float64(h.PromotedAt.Unix()), base...))
-			add("trove_model_since_promotion_seconds", gauge(now.Sub(h.PromotedAt).Seconds(), base...))
+			add("trove_model_since_promotion_seconds", gauge(age(now, h.PromotedAt), base...))
 		}
 		if !h.TrainingDataAt.IsZero() {
-			add("trove_model_training_data_age_seconds", gauge(now.Sub(h.TrainingDataAt).Seconds(), base...))
+			add("trove_model_training_data_age_seconds", gauge(age(now, h.TrainingDataAt), base...))
 		}
 		if h.PolicyAllowed != nil {
 			v := 0.0
@@ -139,6 +139,10 @@ func WritePrometheus(w io.Writer, st OpsState) error {
 	}
 	return nil
 }
+
+// age is now - t in seconds, never negative: a time after now (a clock ahead
+// on the machine that recorded it) counts as now.
+func age(now, t time.Time) float64 { return max(0, now.Sub(t).Seconds()) }
 
 func labelKey(m *dto.Metric) string {
 	var s string
