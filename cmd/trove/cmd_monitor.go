@@ -166,8 +166,11 @@ func monitorCommand(e *env) *cli.Command {
 					if err != nil {
 						return err
 					}
-					if err := monitorStore(r).PutEvent(ev); err != nil {
-						return monitorErr(err)
+					if c.String("emit") != "" {
+						// Kept beside the observations it names, so that push shares it.
+						if err := monitorStore(r).PutEvent(ev); err != nil {
+							return monitorErr(err)
+						}
 					}
 					events = append(events, ev)
 					res.Events = append(res.Events, ev.ID)
