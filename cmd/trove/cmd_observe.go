@@ -168,6 +168,9 @@ func observeCommand(e *env) *cli.Command {
 			if c.String("metrics") == "" && !(c.Bool("reference") && c.String("features") != "") {
 				return usageErr("observe needs --metrics FILE", "a reference profile may instead give --reference --features FILE")
 			}
+			if c.String("metrics") == "-" && c.String("features") == "-" {
+				return usageErr("--metrics and --features cannot both read stdin", "give one of them as a file")
+			}
 			w, err := e.world()
 			if err != nil {
 				return err
