@@ -76,7 +76,14 @@ func (e *env) exportPrometheus(c *cli.Context) error {
 					}
 				}
 				if gc.Policy != nil && len(gc.Policy.Rules) > 0 {
-					allowed := policy.Evaluate(gc.Policy, in).Allowed
+					// The export is offline: a remote_present rule, whose fact
+					// was not gathered, does not count against the version.
+					allowed := true
+					for _, res := range policy.Evaluate(gc.Policy, in).Results {
+						if (res.Status == policy.StatusFail || res.Status == policy.StatusError) && res.Type != policy.TypeRemotePresent {
+							allowed = false
+						}
+					}
 					oh.PolicyAllowed = &allowed
 				}
 			}
