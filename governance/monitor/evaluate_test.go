@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/trove-dev/trove/governance/policy"
-	"github.com/trove-dev/trove/objects"
 )
 
 const monitorsYAML = `version: 1
@@ -266,5 +265,4 @@ func TestStoreSync(t *testing.T) {
 	if _, err := b.List("churn"); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("corrupt local file: %v", err)
 	}
-	_ = objects.ID{}
 }
