@@ -50,6 +50,7 @@ func TestKilledCommandsLeaveConsistentState(t *testing.T) {
 	rng.Read(base)
 	os.WriteFile(filepath.Join(repo, "data", "base.bin"), base, 0o644)
 	tr.must(repo, "add", "data/base.bin")
+	nObs := addObservations(t, repo, 40)
 	tr.must(repo, "push")
 	baseDigest := b3file(t, filepath.Join(repo, "data", "base.bin"))
 
@@ -112,6 +113,9 @@ func TestKilledCommandsLeaveConsistentState(t *testing.T) {
 		killAfter(clone, time.Duration(rng.Intn(200))*time.Millisecond, "pull")
 		tr.must(clone, "pull")
 		tr.must(clone, "verify", "--deep")
+		if got := countObservations(t, clone); got != nObs {
+			t.Fatalf("round %d: the clone has %d observations after a killed pull and a rerun, want %d", round, got, nObs)
+		}
 		if a, b := b3file(t, filepath.Join(repo, name)), b3file(t, filepath.Join(clone, name)); a != b {
 			t.Fatalf("round %d: clone's %s differs", round, name)
 		}

@@ -6,8 +6,6 @@ package main
 // and `--remote` here, never committed to git.
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -29,19 +27,10 @@ func monitorStore(r *manifest.Repo) *monitor.Store {
 	return monitor.OpenStore(filepath.Join(r.TroveDir(), "store", "monitor"))
 }
 
-// remoteBlobs adapts a remote to what monitor's sync needs.
-type remoteBlobs struct{ rem remote.Remote }
-
-func (b remoteBlobs) List(ctx context.Context, prefix string, fn func(string) error) error {
-	return b.rem.List(ctx, prefix, func(i remote.Info) error { return fn(i.Key) })
-}
-
-func (b remoteBlobs) Get(ctx context.Context, key string) (io.ReadCloser, error) {
-	return b.rem.Get(ctx, key, 0, -1)
-}
-
-func (b remoteBlobs) Put(ctx context.Context, key string, data []byte) error {
-	return b.rem.Put(ctx, key, bytes.NewReader(data), int64(len(data)))
+// monitorBlobs is what monitor's sync sees of a remote: whole small files,
+// each request retried like a pack transfer.
+func monitorBlobs(rem remote.Remote) remote.Files {
+	return remote.Files{Remote: rem, Limit: monitor.MaxObservationSize}
 }
 
 // pullObservations fetches a model's observations (and every event) from the
@@ -54,7 +43,7 @@ func (e *env) pullObservations(c *cli.Context, r *manifest.Repo, model string) e
 	if err != nil {
 		return err
 	}
-	res, err := monitorStore(r).Pull(c.Context, remoteBlobs{rem}, model)
+	res, err := monitorStore(r).Pull(c.Context, monitorBlobs(rem), model)
 	if err != nil {
 		return syncErr(err, rem)
 	}

@@ -56,6 +56,19 @@ func (e *env) openRemote(ctx context.Context, r *manifest.Repo, name string) (re
 	return rem, name, nil
 }
 
+// hasRemote reports whether a remote is named or configured, so that a
+// command that can do without one (a pull with nothing to fetch) skips it.
+func (e *env) hasRemote(r *manifest.Repo, name string) (bool, error) {
+	if name != "" || e.getenv("TROVE_REMOTE") != "" {
+		return true, nil
+	}
+	cfg, err := r.LoadConfig()
+	if err != nil {
+		return false, err
+	}
+	return len(cfg.Remotes) > 0, nil
+}
+
 func orNone(s []string) string {
 	if len(s) == 0 {
 		return "none"
@@ -354,7 +367,7 @@ func pushCommand(e *env) *cli.Command {
 				return remoteErr(err, rem)
 			}
 			// Production observations and monitoring events travel with the data.
-			mres, err := monitorStore(r).Push(c.Context, remoteBlobs{rem})
+			mres, err := monitorStore(r).Push(c.Context, monitorBlobs(rem))
 			if err != nil {
 				return syncErr(err, rem)
 			}
@@ -363,7 +376,7 @@ func pushCommand(e *env) *cli.Command {
 					Remote    string `json:"remote"`
 					Artifacts int    `json:"artifacts"`
 					remote.PushResult
-					MonitorFiles int     `json:"monitor_files,omitempty"`
+					MonitorFiles int     `json:"monitor_files"`
 					Seconds      float64 `json:"seconds"`
 				}{name, len(ts), res, mres.Sent, time.Since(start).Seconds()}); err != nil {
 					return err
@@ -440,7 +453,9 @@ type fetchReport struct {
 	Remote    string `json:"remote"`
 	Artifacts int    `json:"artifacts"`
 	remote.FetchResult
-	Checkout []manifest.CheckoutEntry `json:"checkout,omitempty"`
+	// MonitorFiles counts the observations and monitoring events fetched.
+	MonitorFiles int                      `json:"monitor_files"`
+	Checkout     []manifest.CheckoutEntry `json:"checkout,omitempty"`
 	Seconds  float64                  `json:"seconds"`
 }
 
@@ -496,10 +511,27 @@ func (e *env) fetch(c *cli.Context, checkout bool, paths []string) (*fetchReport
 		}
 	}
 	prog.done()
+	// Production observations and monitoring events travel with the data: what
+	// the remote has and this store lacks comes down too, verified file by file.
+	var monitorFiles int
+	if err == nil && !opened {
+		var has bool
+		if has, err = e.hasRemote(r, c.String("remote")); err == nil && has {
+			rem, name, err = e.openRemote(c.Context, r, c.String("remote"))
+			opened = err == nil
+		}
+	}
+	if err == nil && opened {
+		mres, merr := monitorStore(r).Pull(c.Context, monitorBlobs(rem), "")
+		monitorFiles = mres.Received
+		if merr != nil {
+			err = syncErr(merr, rem)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	rep := &fetchReport{Remote: name, Artifacts: len(ts), FetchResult: total}
+	rep := &fetchReport{Remote: name, Artifacts: len(ts), FetchResult: total, MonitorFiles: monitorFiles}
 	if name == "" {
 		rep.Remote = "(nothing to fetch)"
 	}
@@ -521,6 +553,9 @@ func (e *env) fetch(c *cli.Context, checkout bool, paths []string) (*fetchReport
 		}
 	}
 	verb := "fetched"
+	if monitorFiles > 0 {
+		e.summary(c, "fetched %s from %s", plural(int64(monitorFiles), "monitoring file"), name)
+	}
 	if checkout {
 		verb = "pulled"
 		var restored int64

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -190,33 +189,6 @@ func TestEvent(t *testing.T) {
 	}
 }
 
-// memBlobs is a remote in memory.
-type memBlobs map[string][]byte
-
-func (m memBlobs) List(_ context.Context, prefix string, fn func(string) error) error {
-	for k := range m {
-		if strings.HasPrefix(k, prefix) {
-			if err := fn(k); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (m memBlobs) Get(_ context.Context, key string) (io.ReadCloser, error) {
-	b, ok := m[key]
-	if !ok {
-		return nil, errors.New("not found")
-	}
-	return io.NopCloser(bytes.NewReader(b)), nil
-}
-
-func (m memBlobs) Put(_ context.Context, key string, data []byte) error {
-	m[key] = append([]byte(nil), data...)
-	return nil
-}
-
 func TestStoreSync(t *testing.T) {
 	ctx := context.Background()
 	a, b := OpenStore(t.TempDir()), OpenStore(t.TempDir())
@@ -236,7 +208,7 @@ func TestStoreSync(t *testing.T) {
 	if err != nil || len(list) != 2 || list[1].ID != id1 {
 		t.Fatalf("list: %v %v", list, err)
 	}
-	rem := memBlobs{}
+	rem := newMemBlobs()
 	res, err := a.Push(ctx, rem)
 	if err != nil || res.Sent != 2 {
 		t.Fatalf("push: %+v %v", res, err)
@@ -253,7 +225,7 @@ func TestStoreSync(t *testing.T) {
 	// A damaged object on the remote is refused, not kept.
 	c := OpenStore(t.TempDir())
 	key := RemotePrefix + "observations/churn/" + id1.Hex() + ".json"
-	rem[key] = bytes.Replace(rem[key], []byte("0.9"), []byte("0.1"), 1)
+	rem.m[key] = bytes.Replace(rem.m[key], []byte("0.9"), []byte("0.1"), 1)
 	if _, err := c.Pull(ctx, rem, ""); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("corrupt remote object: %v", err)
 	}

@@ -5,13 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/trove-dev/trove/objects"
 )
@@ -174,16 +176,22 @@ func (s *Store) Event(id objects.ID) (*Event, error) {
 }
 
 // Blobs is what syncing needs from a remote: the CLI adapts a remote.Remote
-// to it (governance never imports remote). Keys are relative to the remote's
-// root and always start with RemotePrefix.
+// to it (governance never imports remote), and the adapter retries transient
+// errors as the pack transfers do (remote.Files). Keys are relative to the
+// remote's root and always start with RemotePrefix.
 type Blobs interface {
 	// List calls fn with every key under prefix.
 	List(ctx context.Context, prefix string, fn func(key string) error) error
-	// Get returns the whole object.
-	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	// Get returns the whole object (at most MaxObservationSize+1 bytes are
+	// needed: a larger object is damaged).
+	Get(ctx context.Context, key string) ([]byte, error)
 	// Put stores the object atomically.
 	Put(ctx context.Context, key string, data []byte) error
 }
+
+// SyncJobs is how many files a sync copies at once: they are small, so the
+// cost is the round trip of each request.
+const SyncJobs = 8
 
 // SyncResult counts the files a sync copied.
 type SyncResult struct {
@@ -236,7 +244,8 @@ func parseKey(key string) (objects.ID, bool) {
 }
 
 // Push sends the files the remote lacks. It lists the remote only when there
-// is something local to send.
+// is something local to send. Files are immutable and named by their content,
+// so an interrupted push is finished by running it again.
 func (s *Store) Push(ctx context.Context, b Blobs) (SyncResult, error) {
 	var res SyncResult
 	local, err := s.localKeys()
@@ -257,22 +266,32 @@ func (s *Store) Push(ctx context.Context, b Blobs) (SyncResult, error) {
 		}
 	}
 	sort.Strings(keys)
+	var sent atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(SyncJobs)
 	for _, k := range keys {
-		data, err := s.read(k, local[k])
-		if err != nil {
-			return res, err
-		}
-		if err := b.Put(ctx, RemotePrefix+k, data); err != nil {
-			return res, fmt.Errorf("push %s: %w", k, err)
-		}
-		res.Sent++
+		g.Go(func() error {
+			data, err := s.read(k, local[k])
+			if err != nil {
+				return err
+			}
+			if err := b.Put(gctx, RemotePrefix+k, data); err != nil {
+				return fmt.Errorf("push %s: %w", k, err)
+			}
+			sent.Add(1)
+			return nil
+		})
 	}
-	return res, nil
+	err = g.Wait()
+	res.Sent = int(sent.Load())
+	return res, err
 }
 
 // Pull fetches the observations of model ("" = every model) and every event
-// that this store lacks, verifying each against its name and decoding it
-// before it is kept.
+// that this store lacks, several at a time. Each file is verified against its
+// name and decoded before it is kept (a damaged one is ErrCorrupt and never
+// stored); what was kept stays kept when Pull fails, so running it again
+// resumes.
 func (s *Store) Pull(ctx context.Context, b Blobs, model string) (SyncResult, error) {
 	var res SyncResult
 	local, err := s.localKeys()
@@ -298,33 +317,53 @@ func (s *Store) Pull(ctx context.Context, b Blobs, model string) (SyncResult, er
 		}
 	}
 	sort.Strings(want)
+	var got atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(SyncJobs)
 	for _, k := range want {
-		id, _ := parseKey(k)
-		rc, err := b.Get(ctx, RemotePrefix+k)
-		if err != nil {
-			return res, fmt.Errorf("fetch %s: %w", k, err)
-		}
-		data, err := io.ReadAll(io.LimitReader(rc, MaxObservationSize+1))
-		rc.Close()
-		if err != nil {
-			return res, fmt.Errorf("fetch %s: %w", k, err)
-		}
-		if err := verify(k, id, data); err != nil {
-			return res, fmt.Errorf("fetch from the remote: %w", err)
-		}
-		if !strings.HasPrefix(k, "events/") {
-			var o *Observation
-			if o, err = Decode(data); err == nil && "observations/"+o.Model+"/"+path.Base(k) != k {
-				err = fmt.Errorf("%w: %s holds an observation of %s", ErrCorrupt, k, o.Model)
+		g.Go(func() error {
+			data, err := b.Get(gctx, RemotePrefix+k)
+			if err != nil {
+				return fmt.Errorf("fetch %s: %w", k, err)
 			}
-		}
-		if err != nil {
-			return res, fmt.Errorf("fetch %s: %w", k, err)
-		}
-		if err := s.write(k, data); err != nil {
-			return res, err
-		}
-		res.Received++
+			if err := checkFetched(k, data); err != nil {
+				return fmt.Errorf("fetch from the remote: %w", err)
+			}
+			if err := s.write(k, data); err != nil {
+				return err
+			}
+			got.Add(1)
+			return nil
+		})
 	}
-	return res, nil
+	err = g.Wait()
+	res.Received = int(got.Load())
+	return res, err
+}
+
+// checkFetched accepts a fetched file only if its bytes match its name and it
+// is what its place says: an event, or an observation of the model whose
+// directory holds it.
+func checkFetched(k string, data []byte) error {
+	id, ok := parseKey(k)
+	if !ok {
+		return fmt.Errorf("%w: %s is not a monitoring file name", ErrCorrupt, k)
+	}
+	if len(data) > MaxObservationSize {
+		return fmt.Errorf("%w: %s is larger than %d bytes", ErrCorrupt, k, MaxObservationSize)
+	}
+	if err := verify(k, id, data); err != nil {
+		return err
+	}
+	if strings.HasPrefix(k, "events/") {
+		return nil
+	}
+	o, err := Decode(data)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrCorrupt, k, err)
+	}
+	if "observations/"+o.Model+"/"+path.Base(k) != k {
+		return fmt.Errorf("%w: %s holds an observation of %s", ErrCorrupt, k, o.Model)
+	}
+	return nil
 }
