@@ -202,7 +202,11 @@ func monitorCommand(e *env) *cli.Command {
 			if len(breached) > 0 {
 				hints := []string{"`trove monitor --format json` shows every monitor's values; `trove observations NAME` lists the data"}
 				if f := c.String("emit"); f != "" {
-					hints = append([]string{fmt.Sprintf("event written to %s: retrain with `trove run --trigger %s ...`, then register and promote the new version", f, f)}, hints...)
+					if len(events) == 1 {
+						hints = append([]string{fmt.Sprintf("event written to %s: retrain with `trove run --trigger %s ...`, then register and promote the new version", f, f)}, hints...)
+					} else {
+						hints = append([]string{fmt.Sprintf("%d events written to %s (a CloudEvents batch): retrain each model with `trove run --trigger %s --name MODEL ...`, which records the events about MODEL", len(events), f, f)}, hints...)
+					}
 				}
 				return &cliError{msg: "retrain recommended: " + strings.Join(breached, "; "), code: exitDenied, hints: hints}
 			}
@@ -220,23 +224,16 @@ func monitorCommand(e *env) *cli.Command {
 	}
 }
 
-// writeEvents writes one event as a JSON object, several as a CloudEvents
-// JSON batch (an array).
+// writeEvents writes one event in the CloudEvents structured JSON format (an
+// object, application/cloudevents+json), several in the CloudEvents JSON
+// batch format (an array, application/cloudevents-batch+json).
 func writeEvents(path string, evs []*monitor.Event) error {
 	var b []byte
 	var err error
 	if len(evs) == 1 {
 		b, err = evs[0].Encode()
 	} else {
-		var parts []string
-		for _, ev := range evs {
-			x, err := ev.Encode()
-			if err != nil {
-				return err
-			}
-			parts = append(parts, strings.TrimSpace(string(x)))
-		}
-		b = []byte("[\n" + strings.Join(parts, ",\n") + "\n]\n")
+		b, err = monitor.EncodeBatch(evs)
 	}
 	if err != nil {
 		return err

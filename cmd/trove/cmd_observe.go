@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -19,7 +18,6 @@ import (
 	"github.com/trove-dev/trove/governance"
 	"github.com/trove-dev/trove/governance/monitor"
 	"github.com/trove-dev/trove/manifest"
-	"github.com/trove-dev/trove/objects"
 	"github.com/trove-dev/trove/remote"
 )
 
@@ -75,7 +73,7 @@ func monitorErr(err error) error {
 	case errors.Is(err, monitor.ErrCorrupt):
 		return &cliError{msg: err.Error(), code: exitIntegrity, err: err, hints: []string{"delete the damaged file under .trove/store/monitor; `--remote R` fetches it again"}}
 	case errors.Is(err, monitor.ErrEvent):
-		return &cliError{msg: err.Error(), code: exitUsage, err: err, hints: []string{"--trigger takes the event file `trove monitor --emit FILE` wrote, or a plain description"}}
+		return &cliError{msg: err.Error(), code: exitUsage, err: err, hints: []string{"--trigger takes the file `trove monitor --emit FILE` wrote (one event, or a CloudEvents batch), or a plain description"}}
 	case errors.Is(err, monitor.ErrInvalid):
 		return &cliError{msg: err.Error(), code: exitUsage, err: err, hints: []string{`metrics are a JSON object of names to finite numbers ({"accuracy": 0.91}) or Prometheus text format ("accuracy 0.91" a line)`}}
 	}
@@ -312,14 +310,12 @@ func observationsCommand(e *env) *cli.Command {
 	}
 }
 
-// triggerPrefix marks a lineage trigger that names a monitoring event.
-const triggerPrefix = "event:"
-
-// runTrigger reads `trove run --trigger`: a file holding a monitoring event is
-// checked, kept in the monitor store (so `trove push` shares it with the
-// observations it names) and recorded as event:ID; anything else is recorded
-// as given.
-func (e *env) runTrigger(r *manifest.Repo, arg string) (string, error) {
+// runTrigger reads `trove run --trigger`: a file holding a monitoring event,
+// or a CloudEvents batch of them, is checked, the events about the model
+// being trained (--name; all of them when it is not given) are kept in the
+// monitor store (so `trove push` shares them with the observations they name)
+// and recorded as event:ID; anything else is recorded as given.
+func (e *env) runTrigger(r *manifest.Repo, arg, model string) (string, error) {
 	if arg == "" {
 		return "", nil
 	}
@@ -331,14 +327,21 @@ func (e *env) runTrigger(r *manifest.Repo, arg string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ev, err := monitor.DecodeEvent(b)
+	evs, err := monitor.DecodeEvents(b)
 	if err != nil {
 		return "", monitorErr(fmt.Errorf("--trigger %s: %w", arg, err))
 	}
-	if err := monitorStore(r).PutEvent(ev); err != nil {
-		return "", monitorErr(err)
+	if evs, err = monitor.SelectEvents(evs, model); err != nil {
+		return "", &cliError{msg: fmt.Sprintf("--trigger %s: %v", arg, err), code: exitUsage, err: err,
+			hints: []string{"--name names the model being trained; leave it out to record every event of the batch"}}
 	}
-	return triggerPrefix + ev.ID, nil
+	st := monitorStore(r)
+	for _, ev := range evs {
+		if err := st.PutEvent(ev); err != nil {
+			return "", monitorErr(err)
+		}
+	}
+	return monitor.Trigger(evs), nil
 }
 
 // writeTrigger prints, under a lineage tree, why the root was made when its
@@ -351,27 +354,27 @@ func (e *env) writeTrigger(r *manifest.Repo, g *governance.Graph) error {
 	if t == "" {
 		return nil
 	}
-	idStr, ok := strings.CutPrefix(t, triggerPrefix)
+	ids, ok := monitor.TriggerEvents(t)
 	if !ok {
 		_, err := fmt.Fprintf(e.stdout, "trigger: %s\n", t)
 		return err
 	}
-	id, err := objects.ParseID(idStr)
-	if err != nil {
-		_, err := fmt.Fprintf(e.stdout, "trigger: %s\n", t)
-		return err
-	}
-	ev, err := monitorStore(r).Event(id)
-	if err != nil {
-		_, err := fmt.Fprintf(e.stdout, "trigger: %s (not in the local store: `trove observations NAME --remote R` fetches it)\n", t)
-		return err
-	}
-	if _, err := fmt.Fprintf(e.stdout, "trigger: %s\n  %s\n", t, ev.Summary()); err != nil {
-		return err
-	}
-	for _, b := range ev.Data.Breached {
-		if _, err := fmt.Fprintf(e.stdout, "  breached %s: %s (expected %s)\n", b.Monitor, b.Observed, b.Expected); err != nil {
+	st := monitorStore(r)
+	for _, id := range ids {
+		ev, err := st.Event(id)
+		if err != nil {
+			if _, err := fmt.Fprintf(e.stdout, "trigger: %s%s (not in the local store: `trove pull` fetches it)\n", monitor.TriggerPrefix, id); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := fmt.Fprintf(e.stdout, "trigger: %s%s\n  %s\n", monitor.TriggerPrefix, id, ev.Summary()); err != nil {
 			return err
+		}
+		for _, b := range ev.Data.Breached {
+			if _, err := fmt.Fprintf(e.stdout, "  breached %s: %s (expected %s)\n", b.Monitor, b.Observed, b.Expected); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

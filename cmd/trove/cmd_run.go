@@ -151,7 +151,7 @@ func runCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "params", Usage: "parameters file (YAML or JSON), recorded flattened to dotted keys"},
 			&cli.StringFlag{Name: "metrics", Usage: "metrics file (JSON object of finite numbers) the step writes, recorded in the outputs"},
 			&cli.BoolFlag{Name: "allow-dirty", Usage: "run with uncommitted changes, and record the tree as dirty"},
-			&cli.StringFlag{Name: "trigger", Usage: "what started the step: the event file `trove monitor --emit` wrote (recorded as event:ID, with its observations), or a CI run URL or git ref, recorded as given"},
+			&cli.StringFlag{Name: "trigger", Usage: "what started the step: the file `trove monitor --emit` wrote (one event or a CloudEvents batch: the events about --name's model, or all, are recorded as event:ID), or a CI run URL or git ref, recorded as given"},
 			jsonFlag, quietFlag, jobsFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -188,7 +188,7 @@ func runCommand(e *env) *cli.Command {
 				return err
 			}
 			defer r.Close()
-			trigger, err := e.runTrigger(r, c.String("trigger"))
+			trigger, err := e.runTrigger(r, c.String("trigger"), c.String("name"))
 			if err != nil {
 				return err
 			}

@@ -54,7 +54,11 @@
 // NewEvent turns a breached report into a CloudEvents 1.0 event (structured
 // JSON mode) of type dev.trove.monitor.retrain_recommended, whose id is the
 // BLAKE3 of its data: which version, which monitors, which observations.
-// `trove run --trigger EVENT` records "event:<id>" in the retrained model's
-// lineage and keeps the event in the store, so `trove lineage` shows why the
-// model was retrained and the observations that caused it.
+// Several events are written as a CloudEvents JSON batch (EncodeBatch,
+// application/cloudevents-batch+json); DecodeEvents reads one event or a
+// batch, SelectEvents keeps those about one model. `trove run --trigger
+// EVENTS` records "event:<id>" (several space-separated: Trigger,
+// TriggerEvents) in the retrained model's lineage and keeps the events in the
+// store, so `trove lineage` shows why the model was retrained and the
+// observations that caused it.
 package monitor
