@@ -456,7 +456,7 @@ type fetchReport struct {
 	// MonitorFiles counts the observations and monitoring events fetched.
 	MonitorFiles int                      `json:"monitor_files"`
 	Checkout     []manifest.CheckoutEntry `json:"checkout,omitempty"`
-	Seconds  float64                  `json:"seconds"`
+	Seconds      float64                  `json:"seconds"`
 }
 
 func (e *env) fetch(c *cli.Context, checkout bool, paths []string) (*fetchReport, error) {
