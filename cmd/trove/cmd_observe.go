@@ -6,11 +6,13 @@ package main
 // and `--remote` here, never committed to git.
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -18,6 +20,7 @@ import (
 	"github.com/trove-dev/trove/governance"
 	"github.com/trove-dev/trove/governance/monitor"
 	"github.com/trove-dev/trove/manifest"
+	"github.com/trove-dev/trove/objects"
 	"github.com/trove-dev/trove/remote"
 )
 
@@ -375,6 +378,108 @@ func (e *env) writeTrigger(r *manifest.Repo, g *governance.Graph) error {
 			if _, err := fmt.Fprintf(e.stdout, "  breached %s: %s (expected %s)\n", b.Monitor, b.Observed, b.Expected); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// observationInputs takes out of specs the --input values that name production
+// observations: "blake3:<hex>" (an id, or a prefix of at least 8 hex digits as
+// `trove observations` prints it) of an observation in the local store, or an
+// observation file that is not a tracked artifact (verified, then kept in the
+// store so that `trove push` shares it). They become lineage inputs whose path
+// is where the store keeps them (governance.ObservationDir).
+func (e *env) observationInputs(r *manifest.Repo, specs []governance.InputSpec) ([]governance.InputSpec, []manifest.Input, error) {
+	var rest []governance.InputSpec
+	var obs []manifest.Input
+	st := monitorStore(r)
+	for _, sp := range specs {
+		var o *monitor.Observation
+		var id objects.ID
+		if strings.HasPrefix(sp.Path, objects.IDPrefix) {
+			s, err := st.Find(sp.Path)
+			if err != nil {
+				return nil, nil, observationRefErr(sp, err)
+			}
+			o, id = s.Observation, s.ID
+		} else {
+			p := abs(e.cwd, sp.Path)
+			fi, err := os.Stat(p)
+			if err != nil || !fi.Mode().IsRegular() {
+				rest = append(rest, sp)
+				continue
+			}
+			if _, err := os.Stat(p + manifest.Ext); err == nil {
+				rest = append(rest, sp) // a tracked artifact
+				continue
+			}
+			b, err := readInput(e, sp.Path)
+			if err != nil {
+				return nil, nil, err
+			}
+			dec, derr := monitor.Decode(b)
+			if derr != nil {
+				if bytes.Contains(b, []byte(`"recorded_at"`)) && bytes.Contains(b, []byte(`"window"`)) {
+					return nil, nil, monitorErr(fmt.Errorf("--input %s: %w", sp, derr))
+				}
+				rest = append(rest, sp) // not an observation: the tracked-input checks say why
+				continue
+			}
+			if id, err = st.Put(dec); err != nil {
+				return nil, nil, monitorErr(err)
+			}
+			o = dec
+		}
+		obs = append(obs, manifest.Input{Role: sp.Role, Path: monitor.LineagePath(o.Model, id), Digest: id})
+	}
+	return rest, obs, nil
+}
+
+func observationRefErr(sp governance.InputSpec, err error) error {
+	msg := fmt.Sprintf("--input %s: %v", sp, err)
+	switch {
+	case errors.Is(err, monitor.ErrInvalid):
+		return &cliError{msg: msg, code: exitUsage, err: err, hints: []string{"name an observation by the id `trove observations NAME` prints (blake3:0123456789ab), or give its file"}}
+	case errors.Is(err, monitor.ErrNoObservation):
+		return &cliError{msg: msg, code: exitUsage, err: err, hints: []string{"`trove observations NAME` lists the observations on this machine; `trove pull` fetches the remote's"}}
+	case errors.Is(err, monitor.ErrAmbiguous):
+		return &cliError{msg: msg, code: exitUsage, err: err, hints: []string{"give more hex digits of the id"}}
+	}
+	return monitorErr(fmt.Errorf("--input %s: %w", sp, err))
+}
+
+// writeObservations prints, under a lineage tree, what each production
+// observation among the inputs was.
+func (e *env) writeObservations(r *manifest.Repo, g *governance.Graph) error {
+	if g.Direction == governance.Downstream {
+		return nil
+	}
+	st := monitorStore(r)
+	for _, n := range g.Nodes {
+		if n.Kind != governance.KindObservation {
+			continue
+		}
+		model, id, ok := monitor.FromLineagePath(n.Path)
+		if !ok {
+			continue
+		}
+		o, err := st.Get(model, id)
+		if err != nil {
+			if _, err := fmt.Fprintf(e.stdout, "observation %s%s: not in the local store (`trove pull` fetches it)\n", objects.IDPrefix, id.Short()); err != nil {
+				return err
+			}
+			continue
+		}
+		what := plural(int64(len(o.Metrics)), "metric")
+		if len(o.Features) > 0 {
+			what += ", " + plural(int64(len(o.Features)), "feature")
+		}
+		if o.Source != "" {
+			what += ", from " + o.Source
+		}
+		if _, err := fmt.Fprintf(e.stdout, "observation %s%s: %s, %s..%s, %s\n", objects.IDPrefix, id.Short(),
+			inStage(o.Model+"@"+o.Version, o.Stage), o.Window.Start, o.Window.End, what); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -144,7 +144,7 @@ func runCommand(e *env) *cli.Command {
 			"is the JSON result alone. TROVE_NOW fixes the recorded times (tests, replays).",
 		ArgsUsage: "--output PATH [--input [ROLE=]PATH]... -- COMMAND [ARGS...]",
 		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "a tracked artifact the step reads, [ROLE=]PATH (e.g. train=data/train.csv); repeatable"},
+			&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "a tracked artifact the step reads, [ROLE=]PATH (e.g. train=data/train.csv), or a production observation, ROLE=blake3:ID (as `trove observations` prints it) or ROLE=FILE; repeatable"},
 			&cli.StringSliceFlag{Name: "output", Aliases: []string{"o"}, Usage: "a path the step writes, added afterwards; repeatable"},
 			&cli.StringFlag{Name: "name", Usage: "artifact name of the output (one output only)"},
 			&cli.StringFlag{Name: "kind", Usage: "kind of the outputs: dataset, model or artifact (default: the previous kind, or dataset)"},
@@ -192,6 +192,10 @@ func runCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			inputs, observations, err := e.observationInputs(r, inputs)
+			if err != nil {
+				return err
+			}
 			stdout := e.stdout
 			if c.Bool("json") {
 				stdout = e.stderr // stdout is for the JSON result
@@ -200,7 +204,7 @@ func runCommand(e *env) *cli.Command {
 			res, err := governance.Run(c.Context, r, w, governance.RunOptions{
 				Cwd: e.cwd, Inputs: inputs, Outputs: c.StringSlice("output"), Name: c.String("name"), Kind: kind,
 				ParamsFile: c.String("params"), MetricsFile: c.String("metrics"), AllowDirty: c.Bool("allow-dirty"),
-				Trigger: trigger, Command: c.Args().Slice(),
+				Trigger: trigger, Observations: observations, Command: c.Args().Slice(),
 				Stdin: e.stdin, Stdout: stdout, Stderr: e.stderr, TroveVersion: troveVersion(),
 				Lock:     func(ctx context.Context) (func(), error) { return r.Lock(ctx, e.lockWait()) },
 				Progress: prog.event, Jobs: c.Int("jobs"),
@@ -327,7 +331,9 @@ func lineageCommand(e *env) *cli.Command {
 				err = governance.WriteMermaid(e.stdout, g)
 			default:
 				if err = governance.WriteTree(e.stdout, g); err == nil {
-					err = e.writeTrigger(r, g)
+					if err = e.writeObservations(r, g); err == nil {
+						err = e.writeTrigger(r, g)
+					}
 				}
 			}
 			if err != nil {

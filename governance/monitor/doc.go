@@ -60,5 +60,8 @@
 // EVENTS` records "event:<id>" (several space-separated: Trigger,
 // TriggerEvents) in the retrained model's lineage and keeps the events in the
 // store, so `trove lineage` shows why the model was retrained and the
-// observations that caused it.
+// observations that caused it. A step may also name observations as lineage
+// inputs (`trove run --input ROLE=blake3:ID`): Store.Find resolves an id or a
+// prefix, LineagePath is the path the lineage records
+// (governance.ObservationDir).
 package monitor

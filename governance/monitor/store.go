@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/trove-dev/trove/governance"
 	"github.com/trove-dev/trove/objects"
 )
 
@@ -366,4 +367,100 @@ func checkFetched(k string, data []byte) error {
 		return fmt.Errorf("%w: %s holds an observation of %s", ErrCorrupt, k, o.Model)
 	}
 	return nil
+}
+
+// Errors of Find.
+var (
+	// ErrNoObservation: no stored observation has the id asked for.
+	ErrNoObservation = errors.New("no such observation")
+	// ErrAmbiguous: an id prefix that several observations share.
+	ErrAmbiguous = errors.New("ambiguous observation id")
+)
+
+// MinPrefix is the fewest hex digits Find accepts (`trove observations`
+// prints 12).
+const MinPrefix = 8
+
+// Find returns the stored observation (of any model) whose id is ref:
+// "blake3:" and the 64 hex digits, or at least MinPrefix of them. A malformed
+// ref is ErrInvalid, none ErrNoObservation, several ErrAmbiguous; the file is
+// verified against its name (ErrCorrupt).
+func (s *Store) Find(ref string) (Stored, error) {
+	h, ok := strings.CutPrefix(ref, objects.IDPrefix)
+	if !ok || len(h) < MinPrefix || len(h) > 64 || strings.Trim(h, "0123456789abcdef") != "" {
+		return Stored{}, fmt.Errorf("%w: %q is not an observation id: want blake3: and at least %d lowercase hex digits, as `trove observations` prints it", ErrInvalid, ref, MinPrefix)
+	}
+	models, err := os.ReadDir(filepath.Join(s.dir, "observations"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Stored{}, err
+	}
+	var found []string
+	for _, m := range models {
+		if !m.IsDir() {
+			continue
+		}
+		files, err := os.ReadDir(filepath.Join(s.dir, "observations", m.Name()))
+		if err != nil {
+			return Stored{}, err
+		}
+		for _, f := range files {
+			if strings.HasPrefix(f.Name(), h) && strings.HasSuffix(f.Name(), ".json") {
+				found = append(found, "observations/"+m.Name()+"/"+f.Name())
+			}
+		}
+	}
+	switch len(found) {
+	case 0:
+		return Stored{}, fmt.Errorf("%w %s in the local store", ErrNoObservation, ref)
+	case 1:
+	default:
+		sort.Strings(found)
+		return Stored{}, fmt.Errorf("%w %s: %d observations start with it (%s)", ErrAmbiguous, ref, len(found), strings.Join(found, ", "))
+	}
+	id, ok := parseKey(found[0])
+	if !ok {
+		return Stored{}, fmt.Errorf("%w %s in the local store", ErrNoObservation, ref)
+	}
+	b, err := s.read(found[0], id)
+	if err != nil {
+		return Stored{}, err
+	}
+	if err := checkFetched(found[0], b); err != nil {
+		return Stored{}, err
+	}
+	o, _ := Decode(b)
+	return Stored{ID: id, Observation: o}, nil
+}
+
+// LineagePath is where an observation is, relative to the top of the working
+// tree: the path a lineage records for it (governance.ObservationDir).
+func LineagePath(model string, id objects.ID) string {
+	return governance.ObservationDir + model + "/" + id.Hex() + ".json"
+}
+
+// FromLineagePath reads a lineage input's path back into the observation's
+// model and id.
+func FromLineagePath(p string) (model string, id objects.ID, ok bool) {
+	rest, ok := strings.CutPrefix(p, ".trove/store/monitor/")
+	if !ok || !governance.IsObservationPath(p) {
+		return "", objects.ID{}, false
+	}
+	id, ok = parseKey(rest)
+	if !ok {
+		return "", objects.ID{}, false
+	}
+	return strings.Split(rest, "/")[1], id, true
+}
+
+// Get reads a stored observation of model by id, verified against its name.
+func (s *Store) Get(model string, id objects.ID) (*Observation, error) {
+	k := obsKey(model, id)
+	b, err := s.read(k, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFetched(k, b); err != nil {
+		return nil, err
+	}
+	return Decode(b)
 }
