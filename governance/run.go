@@ -31,7 +31,7 @@ type RunOptions struct {
 	// as an input as given (its path under ObservationDir), and is not checked
 	// as a tracked artifact.
 	Observations []manifest.Input
-	Command     []string
+	Command      []string
 	// The step's standard streams.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
