@@ -96,8 +96,8 @@ func (e *env) exportPrometheus(c *cli.Context) error {
 				if err != nil {
 					return monitorErr(err)
 				}
-				obs, ref := latest(all, subj.Version)
-				rep := monitor.Evaluate(gc.Policy, monitor.Input{Subject: subj, Observation: obs, Reference: ref, Now: now})
+				obs, ref, history := latest(all, subj.Version)
+				rep := monitor.Evaluate(gc.Policy, monitor.Input{Subject: subj, Observation: obs, Reference: ref, History: history, Now: now})
 				oh.Monitor = &rep
 				if obs != nil {
 					oh.ObservedAt = obs.End()

@@ -36,8 +36,10 @@ type monitorResult struct {
 }
 
 // latest returns the newest observation and the newest reference profile of
-// a version.
-func latest(all []monitor.Stored, version string) (obs, ref *monitor.Stored) {
+// a version, and all its observations (not reference profiles), oldest first,
+// for monitors that judge a window.
+func latest(all []monitor.Stored, version string) (obs, ref *monitor.Stored, history []monitor.Stored) {
+	history = []monitor.Stored{}
 	for i := range all {
 		s := &all[i]
 		if s.Version != version {
@@ -47,9 +49,10 @@ func latest(all []monitor.Stored, version string) (obs, ref *monitor.Stored) {
 			ref = s
 		} else {
 			obs = s
+			history = append(history, *s)
 		}
 	}
-	return obs, ref
+	return obs, ref, history
 }
 
 // monitorReports evaluates the policy's monitors for each model reference (all
@@ -85,8 +88,8 @@ func (e *env) monitorReports(c *cli.Context, r *manifest.Repo, stages []string, 
 		if err != nil {
 			return nil, monitorErr(err)
 		}
-		obs, refProfile := latest(all, subj.Version)
-		reps = append(reps, monitor.Evaluate(p, monitor.Input{Subject: subj, Observation: obs, Reference: refProfile, Now: now}))
+		obs, refProfile, history := latest(all, subj.Version)
+		reps = append(reps, monitor.Evaluate(p, monitor.Input{Subject: subj, Observation: obs, Reference: refProfile, History: history, Now: now}))
 	}
 	return reps, nil
 }

@@ -32,7 +32,10 @@
 // # Monitors
 //
 // Evaluate applies the `monitors:` of .trove/policy.yaml (package policy
-// parses them) to the latest observation of a version. It is pure. Types:
+// parses them) to the latest observation of a version, or, for a monitor with
+// `window: 7d` and/or `observations: N`, to the Aggregate of the observations
+// in that window: samples summed, other metrics a sample-weighted mean (plain
+// when a count is missing), feature profiles pooled. It is pure. Types:
 //
 //   - threshold: metric op value, on the production metric;
 //   - drift: the production metric against the value recorded at training

@@ -50,6 +50,10 @@ type Input struct {
 	Subject Subject
 	// Observation is the latest observation of the version (nil: none).
 	Observation *Stored
+	// History is every observation of the version (reference profiles are
+	// skipped), oldest first: monitors with a window or an observations count
+	// judge the Aggregate of those in it. nil: Observation alone.
+	History []Stored
 	// Reference is the version's latest reference profile (nil: none).
 	Reference *Stored
 	Now       time.Time
@@ -66,6 +70,9 @@ type Result struct {
 	// Value is what was measured: the production metric (threshold), the
 	// drop from training (drift), the distance (data_drift).
 	Value *float64 `json:"value,omitempty"`
+	// Observations are the ids of the observations aggregated, oldest first,
+	// for a monitor with a window or an observations count.
+	Observations []string `json:"observations,omitempty"`
 }
 
 // Report is the monitoring decision for one model version.
@@ -97,7 +104,8 @@ func (r Report) Breached() []string {
 }
 
 // Evaluate applies the policy's monitors to the latest observation of a model
-// version. It is pure. A monitor out of scope (stage, artifact glob, kind
+// version, or, for a monitor with a window or an observations count, to the
+// Aggregate of the observations in it (Input.History). It is pure. A monitor out of scope (stage, artifact glob, kind
 // other than model) is not_applicable. The report's status is breach if any
 // monitor breached (and then retraining is recommended), else error if any
 // could not be evaluated, else no_data if any lacked data, else pass.
@@ -165,8 +173,66 @@ func evalOne(m *policy.Monitor, in Input) Result {
 	if !inScope(m.Scope, s) {
 		return Result{Status: StatusNotApplicable, Expected: "-", Observed: "-", Reason: "out of the monitor's scope"}
 	}
+	if !windowed(m) {
+		return evalOn(m, in, in.Observation)
+	}
+	history := in.History
+	if history == nil && in.Observation != nil {
+		history = []Stored{*in.Observation}
+	}
+	sel := inWindow(m, history, in.Now)
+	if len(sel) == 0 {
+		when := "recorded"
+		if m.Window > 0 {
+			when = "ended in the last " + policy.FormatDuration(m.Window)
+		}
+		return Result{Status: StatusNoData, Expected: describeMonitor(m), Observed: "no observation",
+			Reason: fmt.Sprintf("no observation of %s@%s %s: `trove observe` records one", s.Model, s.Version, when)}
+	}
+	agg, unpooled := Aggregate(sel, m.SamplesMetric)
+	if m.Type == policy.MonitorDataDrift && slices.Contains(unpooled, m.Feature) {
+		return Result{Status: StatusError, Expected: describeMonitor(m), Observed: "-",
+			Reason: fmt.Sprintf("the profiles of feature %s in the window cannot be pooled (histograms need the same edges; values and histograms do not mix)", m.Feature)}
+	}
+	ids := make([]string, len(sel))
+	for i, x := range sel {
+		ids[i] = x.ID.String()
+	}
+	r := evalOn(m, in, &Stored{Observation: agg})
+	if r.Status != StatusNotApplicable {
+		r.Observations = ids
+		if r.Observed != "" && r.Observed != "-" {
+			r.Observed += fmt.Sprintf(" (%s of %s, %s..%s)", aggregateKind(sel, m), plural(len(sel), "observation"), agg.Window.Start, agg.Window.End)
+		}
+	}
+	return r
+}
+
+// aggregateKind says how the metrics of a window were combined, for people.
+func aggregateKind(sel []Stored, m *policy.Monitor) string {
+	if m.Type == policy.MonitorDataDrift {
+		return "pooled"
+	}
+	for _, o := range sel {
+		if n, ok := o.Metrics[m.SamplesMetric]; !ok || n <= 0 {
+			return "mean"
+		}
+	}
+	return "sample-weighted mean"
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// evalOn judges one monitor on o: the latest observation, or the aggregate of
+// a window.
+func evalOn(m *policy.Monitor, in Input, o *Stored) Result {
+	s := in.Subject
 	expected := describeMonitor(m)
-	o := in.Observation
 	if o == nil {
 		return Result{Status: StatusNoData, Expected: expected, Observed: "no observation", Reason: fmt.Sprintf("no observation of %s@%s recorded: `trove observe` records one", s.Model, s.Version)}
 	}
@@ -311,6 +377,9 @@ func describeMonitor(m *policy.Monitor) string {
 		d = fmt.Sprintf("%s %s <= %s", m.Method, m.Feature, num(m.Max))
 	case policy.MonitorCEL:
 		d = m.Expr + " is true"
+	}
+	if windowed(m) {
+		d += ", " + describeWindow(m)
 	}
 	if m.MinSamples > 0 {
 		d += fmt.Sprintf(", on at least %s %s", num(m.MinSamples), m.SamplesMetric)

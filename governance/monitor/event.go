@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,6 +74,13 @@ func NewEvent(rep Report) (*Event, error) {
 	}
 	if rep.Observation != "" {
 		d.Observations = append(d.Observations, rep.Observation)
+	}
+	for _, r := range d.Breached {
+		for _, id := range r.Observations {
+			if !slices.Contains(d.Observations, id) {
+				d.Observations = append(d.Observations, id)
+			}
+		}
 	}
 	if rep.Reference != "" {
 		d.Observations = append(d.Observations, rep.Reference)

@@ -36,6 +36,7 @@
 //	  - {id: errors, type: threshold, metric: error_rate, op: "<=", value: 0.02, min_samples: 1000}
 //	  - {id: age-psi, type: data_drift, feature: age, method: psi, max: 0.2}
 //	  - {id: custom, type: cel, expr: "metrics.p95_latency_ms < 1.2 * training.p95_latency_ms"}
+//	  - {id: weekly, metric: accuracy, max_drop: 0.03, window: 7d, min_samples: 10000}
 //	waivers:
 //	  - {rule: fresh-data, artifact: "blake3:...", reason: vendor delay,
 //	     approver: alice@example.com, expires: 2027-01-15}
@@ -85,6 +86,17 @@
 // artifacts: globs on the model name or path), and optionally min_samples with
 // samples_metric (default "samples"): an observation with fewer samples, or
 // without that metric, gives no_data instead of a verdict.
+//
+// window (a duration, 7d) and/or observations (a count, 1 to 10,000) make a
+// monitor judge the aggregate of several observations of the version instead
+// of the latest alone: those whose window ended within window before the
+// evaluation time, the last observations of them. The samples metric is
+// summed (min_samples then applies to the total); every other metric is the
+// mean over the observations that have it, weighted by their samples when
+// each has a positive count (for a rate, the rate over all the samples) and
+// unweighted otherwise; feature profiles are pooled (histograms with the same
+// edges summed, samples concatenated). No observation in the window is
+// no_data (governance/monitor.Aggregate).
 //
 //   - threshold: metric, op (>=, >, <=, <, ==), value, on the production metric.
 //   - drift: metric; max_drop (absolute) and/or max_drop_ratio (a fraction of

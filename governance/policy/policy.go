@@ -180,6 +180,12 @@ const (
 
 var monitorTypes = []string{MonitorCEL, MonitorDataDrift, MonitorDrift, MonitorThreshold}
 
+// FormatDuration writes a duration the way policies spell them (7d, 24h, 90m).
+func FormatDuration(x time.Duration) string { return formatDuration(x) }
+
+// MaxMonitorObservations bounds a monitor's `observations:` count.
+const MaxMonitorObservations = 10_000
+
 // Monitor watches a model version in production. Which fields are set depends on
 // Type; see doc.go.
 type Monitor struct {
@@ -210,8 +216,15 @@ type Monitor struct {
 	// = no minimum.
 	MinSamples    float64
 	SamplesMetric string
-	Scope         Scope
-	Pos           Pos
+	// Window and Observations make the monitor judge the aggregate of several
+	// observations of the version instead of the latest alone: those whose
+	// window ended within Window before the evaluation time (0: any age), at
+	// most the last Observations of them (0: all). Both 0: the latest only.
+	// governance/monitor.Aggregate says how they are combined.
+	Window       time.Duration
+	Observations int
+	Scope        Scope
+	Pos          Pos
 }
 
 // Waiver turns a failing rule into "waived" for one artifact until it expires.
@@ -838,8 +851,19 @@ func (d *decoder) monitor(n *yaml.Node, index int, p *Policy) (Monitor, bool) {
 	if f := take(fs, "samples_metric"); f != nil {
 		m.SamplesMetric, _ = d.name(f.valNode, what+": samples_metric", metaRe, "use letters, digits, '_', '.', '-'")
 	}
+	if f := take(fs, "window"); f != nil {
+		m.Window, _ = d.duration(f.valNode, what+": window")
+	}
+	if f := take(fs, "observations"); f != nil {
+		if v, ok := d.integer(f.valNode, what+": observations"); ok {
+			if v < 1 || v > MaxMonitorObservations {
+				d.errorf(deref(f.valNode), "%s: observations must be between 1 and %d, got %d", what, MaxMonitorObservations, v)
+			}
+			m.Observations = v
+		}
+	}
 	m.Scope = d.scope(fs, what, p)
-	keys := append([]string{"id", "type", "description", "min_samples", "samples_metric", "stages", "artifacts", "kinds"}, monitorKeys[m.Type]...)
+	keys := append([]string{"id", "type", "description", "min_samples", "samples_metric", "window", "observations", "stages", "artifacts", "kinds"}, monitorKeys[m.Type]...)
 	d.unknown(fs, what, keys)
 	return m, m.ID != ""
 }
