@@ -100,11 +100,14 @@ func monitorCommand(e *env) *cli.Command {
 		Usage: "judge the latest production observations by the policy's monitors; exit 4 when retraining is recommended",
 		Description: "For each model (default: every model with a version in --stage) the monitors under\n" +
 			"`monitors:` in .trove/policy.yaml are evaluated on the latest observation of the\n" +
-			"version that holds the stage now (NAME@VERSION names a version). A monitor is pass,\n" +
+			"version that holds the stage now (NAME@VERSION names a version), or, for a monitor with\n" +
+			"window: 7d or observations: N, on their aggregate (samples summed, rates a\n" +
+			"sample-weighted mean). A monitor is pass,\n" +
 			"breach, no_data (metric never observed, no training value, too few samples) or\n" +
 			"not_applicable. Any breach: exit 4 and `retrain recommended`; --emit FILE then writes\n" +
 			"a CloudEvents 1.0 event (JSON) naming the version, the breached monitors and the\n" +
-			"observations, for a pipeline to trigger on and for `trove run --trigger FILE`.",
+			"observations, for a pipeline to trigger on and for `trove run --trigger FILE`;\n" +
+			"several breached models give a CloudEvents JSON batch (application/cloudevents-batch+json).",
 		ArgsUsage: "[NAME[@STAGE|@VERSION]...]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "stage", Usage: "the stage watched (default: the last configured stage, production)"},
