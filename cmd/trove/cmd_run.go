@@ -253,6 +253,10 @@ func (e *env) addLineage(c *cli.Context, r *manifest.Repo) (*manifest.Lineage, e
 	if err != nil {
 		return nil, err
 	}
+	inputs, observations, err := e.observationInputs(r, inputs)
+	if err != nil {
+		return nil, err
+	}
 	var outs []string
 	for _, p := range c.Args().Slice() {
 		rel, err := r.Rel(e.cwd, p)
@@ -262,7 +266,11 @@ func (e *env) addLineage(c *cli.Context, r *manifest.Repo) (*manifest.Lineage, e
 		outs = append(outs, rel)
 	}
 	lin, _, err := governance.BuildLineage(c.Context, r, governance.LineageOptions{Cwd: e.cwd, Inputs: inputs, Outputs: outs})
-	return lin, govErr(err)
+	if err != nil {
+		return nil, govErr(err)
+	}
+	lin.Inputs = append(lin.Inputs, observations...)
+	return lin, nil
 }
 
 func lineageCommand(e *env) *cli.Command {
