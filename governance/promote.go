@@ -122,6 +122,8 @@ type TagResult struct {
 	// SignedBy is the SHA256 fingerprint of the SSH key that signed the tag;
 	// empty for an unsigned tag.
 	SignedBy string `json:"signed_by,omitempty"`
+	// Audit is the entry appended to the audit chain (AuditRef) for the tag.
+	Audit *AuditAppended `json:"audit,omitempty"`
 }
 
 // RegisterOptions configure Register.
@@ -320,6 +322,11 @@ func createTag(ctx context.Context, g *git.Repository, w World, tn TagName, targ
 	res := &TagResult{Tag: tn.String(), Commit: target.String(), Record: rec}
 	if signer != nil {
 		res.SignedBy = ssh.FingerprintSHA256(signer.PublicKey())
+	}
+	// The tag and its audit entry are two writes: a tag without an entry is
+	// what `trove audit verify` reports, so the error says so.
+	if res.Audit, err = appendTagAudit(ctx, g, w, res, id, msg, signer); err != nil {
+		return res, fmt.Errorf("the tag %s was written but not recorded in %s (trove audit verify will report it): %w", tn, AuditRef, err)
 	}
 	return res, nil
 }

@@ -94,6 +94,7 @@ func newApp(e *env) *cli.App {
 			approvalsCommand(e),
 			reportCommand(e),
 			exportCommand(e),
+			auditCommand(e),
 			versionCommand(e),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
