@@ -656,7 +656,6 @@ func mustData(ev *AuditEvidence, e *AuditEntry) []byte {
 	return nil
 }
 
-
 // KnownHeadOf returns the chain head this clone verified last
 // (AuditVerifiedRef), or nil when it never verified one.
 func KnownHeadOf(root string) (*KnownHead, error) {
