@@ -469,6 +469,8 @@ func VerifyAuditEvidence(ev *AuditEvidence, known *KnownHead) *AuditTranscript {
 			t.Add("tag", subj, CheckFail, "the tag %s points to %s, the entry recorded %s: the tag was moved", e.Tag, short(te.Target), short(e.TagTarget))
 		case objects.Hash([]byte(te.Record)).String() != e.RecordDigest:
 			t.Add("tag", subj, CheckFail, "the record in the tag %s is not the one the entry recorded (%s): the tag's record was edited", e.Tag, digestShort(e.RecordDigest))
+		case tagDisagrees(te, e) != "":
+			t.Add("tag", subj, CheckFail, "%s: the entry or the tag was edited", tagDisagrees(te, e))
 		default:
 			t.Add("tag", subj, CheckOK, "the tag's record is the one recorded")
 		}
@@ -622,6 +624,8 @@ func verifyEntrySignature(t *AuditTranscript, ev *AuditEvidence, e *AuditEntry, 
 			msg += "; " + later
 		} else if errors.Is(err, tsign.ErrUnknownSigner) {
 			msg += " (re-signed with a key that is not an allowed signer)"
+		} else if errors.Is(err, tsign.ErrBadSignature) {
+			msg += " (the entry was changed after it was signed)"
 		}
 		t.Add("signature", subj, CheckFail, "%s", msg)
 		return
@@ -787,4 +791,22 @@ func (ev *AuditEvidence) ForModel(name, version string) *AuditEvidence {
 		}
 	}
 	return &out
+}
+
+// tagDisagrees says where an entry and the record of its tag differ.
+func tagDisagrees(te TagEvidence, e *AuditEntry) string {
+	rec, err := DecodeRecord(te.Record)
+	if err != nil {
+		return fmt.Sprintf("the record in the tag %s does not decode: %v", e.Tag, err)
+	}
+	for _, f := range [][3]string{
+		{"name", rec.Name, e.Name}, {"version", rec.Version, e.Version}, {"stage", rec.Stage, e.Stage},
+		{"digest", rec.Digest, e.Digest}, {"manifest_commit", rec.ManifestCommit, e.ManifestCommit},
+		{"artifact", rec.Artifact, e.Artifact}, {"at", rec.At, e.At},
+	} {
+		if f[1] != f[2] {
+			return fmt.Sprintf("the entry says %s %q, the record of the tag %s %q", f[0], f[2], e.Tag, f[1])
+		}
+	}
+	return ""
 }
