@@ -145,6 +145,9 @@ func ReadAuditBundle(r io.Reader) (*AuditBundle, error) {
 			return nil, fmt.Errorf("%w: %v", ErrBadBundle, err)
 		}
 		name := hdr.Name
+		if hdr.Typeflag == tar.TypeDir {
+			continue // tar -cf DIR adds them; they carry nothing
+		}
 		if hdr.Typeflag != tar.TypeReg || path.Clean(name) != name || strings.HasPrefix(name, "/") || strings.HasPrefix(name, "..") {
 			return nil, fmt.Errorf("%w: member %q is not a plain file with a clean relative name", ErrBadBundle, name)
 		}
