@@ -755,7 +755,7 @@ func Approve(ctx context.Context, r *manifest.Repo, w World, opt ApproveOptions)
 	if id, err := identity(g, w); err == nil {
 		by = id.String()
 	}
-	res.Audit, err = appendAudit(ctx, g, w, AuditEntry{
+	res.Audit, err = appendAudit(ctx, r, g, w, AuditEntry{
 		Kind: AuditApprove, Name: rec.Name, Version: rec.Version, Stage: rec.Stage, Digest: rec.Digest,
 		File: res.File, At: rec.At, By: by, Principal: principal, RecordDigest: objects.Hash(data).String(),
 	}, opt.Signer)

@@ -28,6 +28,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	tsign "github.com/trove-dev/trove/governance/sign"
+	"github.com/trove-dev/trove/manifest"
 	"github.com/trove-dev/trove/objects"
 )
 
@@ -447,11 +448,16 @@ type AuditAppended struct {
 
 // appendAudit adds e (Seq, Prev, TreeHash, TreeSize, Commit, SignersDigest
 // filled in here) to the chain, signed by signer when not nil, as a new commit
-// of AuditRef. The ref is moved by compare-and-swap: when another writer
-// appended in between, the entry is rebuilt on the new head and tried again,
-// so concurrent writers never lose an entry (callers also hold the
-// repository lock).
-func appendAudit(ctx context.Context, g *git.Repository, w World, e AuditEntry, signer ssh.Signer) (*AuditAppended, error) {
+// of AuditRef. Writers take the repository lock (manifest.Repo.Lock, waiting
+// up to w.LockWait), so that trove processes append one at a time; the ref is
+// also moved by compare-and-swap, so that a writer that raced another (or a
+// `git update-ref`) rebuilds its entry on the new head instead of losing one.
+func appendAudit(ctx context.Context, r *manifest.Repo, g *git.Repository, w World, e AuditEntry, signer ssh.Signer) (*AuditAppended, error) {
+	unlock, err := r.Lock(ctx, w.LockWait)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrAuditAppend, err)
+	}
+	defer unlock()
 	head, err := headHash(g)
 	if err != nil {
 		return nil, err
@@ -653,7 +659,7 @@ func auditSubject(e *AuditEntry) string {
 }
 
 // appendTagAudit records a registry tag just written.
-func appendTagAudit(ctx context.Context, g *git.Repository, w World, res *TagResult, id Identity, msg []byte, signer ssh.Signer) (*AuditAppended, error) {
+func appendTagAudit(ctx context.Context, r *manifest.Repo, g *git.Repository, w World, res *TagResult, id Identity, msg []byte, signer ssh.Signer) (*AuditAppended, error) {
 	rec := res.Record
 	e := AuditEntry{
 		Kind: auditKind(rec.Action), Name: rec.Name, Version: rec.Version, Stage: rec.Stage,
@@ -664,7 +670,7 @@ func appendTagAudit(ctx context.Context, g *git.Repository, w World, res *TagRes
 	if !ValidPrincipal(e.Principal) {
 		e.Principal = ""
 	}
-	return appendAudit(ctx, g, w, e, signer)
+	return appendAudit(ctx, r, g, w, e, signer)
 }
 
 // auditSeqOf reads a NNNNNNNN.json name's number.

@@ -217,7 +217,7 @@ func Register(ctx context.Context, r *manifest.Repo, w World, opt RegisterOption
 		Artifact: rel, Digest: m.Digest.String(), ManifestCommit: head.String(),
 		At: stamp(now), By: id.String(), Message: opt.Message,
 	}
-	return createTag(ctx, g, w, tn, head, id, now, rec)
+	return createTag(ctx, r, g, w, tn, head, id, now, rec)
 }
 
 // findAtHead finds the artifact to register among HEAD's manifests.
@@ -297,7 +297,7 @@ func checkCommitted(ctx context.Context, r *manifest.Repo, rel string, atHead *m
 
 // createTag writes the annotated tag with the record as its message, SSH-signed
 // when w says so (see signing.go).
-func createTag(ctx context.Context, g *git.Repository, w World, tn TagName, target plumbing.Hash, id Identity, now time.Time, rec Record) (*TagResult, error) {
+func createTag(ctx context.Context, r *manifest.Repo, g *git.Repository, w World, tn TagName, target plumbing.Hash, id Identity, now time.Time, rec Record) (*TagResult, error) {
 	msg, err := EncodeRecord(&rec)
 	if err != nil {
 		return nil, err
@@ -325,7 +325,7 @@ func createTag(ctx context.Context, g *git.Repository, w World, tn TagName, targ
 	}
 	// The tag and its audit entry are two writes: a tag without an entry is
 	// what `trove audit verify` reports, so the error says so.
-	if res.Audit, err = appendTagAudit(ctx, g, w, res, id, msg, signer); err != nil {
+	if res.Audit, err = appendTagAudit(ctx, r, g, w, res, id, msg, signer); err != nil {
 		return res, fmt.Errorf("the tag %s was written but not recorded in %s (trove audit verify will report it): %w", tn, AuditRef, err)
 	}
 	return res, nil
@@ -432,7 +432,7 @@ func Promote(ctx context.Context, r *manifest.Repo, w World, opt PromoteOptions)
 		rec.Decision = d.Record
 	}
 	tn := TagName{Name: opt.Ref.Name, Action: ActionAssign, Stage: opt.Stage, Counter: reg.nextCounter(opt.Ref.Name)}
-	return createTag(ctx, g, w, tn, plumbing.NewHash(v.Commit), id, now, rec)
+	return createTag(ctx, r, g, w, tn, plumbing.NewHash(v.Commit), id, now, rec)
 }
 
 // DeprecateOptions configure Deprecate.
@@ -491,7 +491,7 @@ func Deprecate(ctx context.Context, r *manifest.Repo, w World, opt DeprecateOpti
 			target = v.Commit // the greatest version's, sorted last
 		}
 	}
-	return createTag(ctx, g, w, tn, plumbing.NewHash(target), id, now, rec)
+	return createTag(ctx, r, g, w, tn, plumbing.NewHash(target), id, now, rec)
 }
 
 // RegistryCommit returns the commit a registry reference names, for commands
