@@ -480,10 +480,21 @@ func VerifyAuditEvidence(ev *AuditEvidence, known *KnownHead) *AuditTranscript {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	// When the chain began: acts recorded before it (by a trove without the
+	// audit chain) cannot be in it, and are reported as such, not as tampering.
+	var began time.Time
+	if len(entries) > 0 && entries[0] != nil {
+		began = auditTime(entries[0].At)
+	}
 	for _, n := range names {
-		if _, ok := inChain[n]; !ok {
-			t.Add("tag", "tag "+n, CheckFail, "a registry tag with a trove record that is not in the audit chain: made outside trove, or its entry was removed")
+		if _, ok := inChain[n]; ok {
+			continue
 		}
+		if rec, err := DecodeRecord(ev.Tags[n].Record); err == nil && (began.IsZero() || auditTime(rec.At).Before(began)) {
+			t.Add("tag", "tag "+n, CheckWarn, "recorded at %s, before the audit chain began: not covered by it (git verify-tag checks its signature)", rec.At)
+			continue
+		}
+		t.Add("tag", "tag "+n, CheckFail, "a registry tag with a trove record that is not in the audit chain: made outside trove, or its entry was removed")
 	}
 
 	// Promotions and registrations: the digest is the manifest's.
@@ -532,9 +543,15 @@ func VerifyAuditEvidence(ev *AuditEvidence, known *KnownHead) *AuditTranscript {
 	}
 	sort.Strings(files)
 	for _, f := range files {
-		if !chained[f] {
-			t.Add("approval", f, CheckFail, "an approval committed at HEAD that is not in the audit chain: written outside trove, or its entry was removed")
+		if chained[f] {
+			continue
 		}
+		// Approval files are named by their time: <20060102T150405Z>-<key>.json.
+		if at, err := time.Parse("20060102T150405Z", strings.SplitN(path.Base(f), "-", 2)[0]); err == nil && (began.IsZero() || at.Before(began)) {
+			t.Add("approval", f, CheckWarn, "made before the audit chain began: not covered by it (its own signature still counts)")
+			continue
+		}
+		t.Add("approval", f, CheckFail, "an approval committed at HEAD that is not in the audit chain: written outside trove, or its entry was removed")
 	}
 
 	// The head verified before must still be there.
