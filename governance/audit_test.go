@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -215,4 +216,23 @@ func FuzzDecodeAuditEntry(f *testing.F) {
 			t.Fatalf("re-encoding differs: %v\n%q\n%q", err, data, again)
 		}
 	})
+}
+
+// The entry format is pinned byte for byte: a change here is a format change
+// (bump AuditFormat), never a silent one.
+func TestAuditEntryGolden(t *testing.T) {
+	b, err := EncodeAuditEntry(sampleEntry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile("testdata/audit-entry-v1.golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, want) {
+		t.Errorf("encoding changed:\n%s\nwant:\n%s", b, want)
+	}
+	if _, err := DecodeAuditEntry(want); err != nil {
+		t.Errorf("the golden entry does not decode: %v", err)
+	}
 }
