@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -27,6 +28,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/trove-dev/trove/governance/policy"
 	tsign "github.com/trove-dev/trove/governance/sign"
 	"github.com/trove-dev/trove/manifest"
 	"github.com/trove-dev/trove/objects"
@@ -93,6 +95,9 @@ type AuditEntry struct {
 	ManifestCommit string `json:"manifest_commit,omitempty"`
 	// Name is the model.
 	Name string `json:"name"`
+	// PolicyDigest is the policy a promotion's decision was taken under, or
+	// an approval was made under.
+	PolicyDigest string `json:"policy_digest,omitempty"`
 	// Prev is the digest (blake3 of the bytes) of the previous entry; empty
 	// for the first.
 	Prev string `json:"prev,omitempty"`
@@ -122,6 +127,9 @@ type AuditEntry struct {
 	Trove int `json:"trove_audit"`
 	// Version is the model version.
 	Version string `json:"version,omitempty"`
+	// Waivers are the waivers a promotion's decision applied, one line each:
+	// "RULE waived by APPROVER until TIME: REASON".
+	Waivers []string `json:"waivers,omitempty"`
 }
 
 var (
@@ -160,6 +168,8 @@ func (a *AuditEntry) validate() error {
 		return bad("signers_digest %q", a.SignersDigest)
 	case a.Digest != "" && !auditDigestRe.MatchString(a.Digest):
 		return bad("digest %q", a.Digest)
+	case a.PolicyDigest != "" && !auditDigestRe.MatchString(a.PolicyDigest):
+		return bad("policy_digest %q", a.PolicyDigest)
 	case a.Principal != "" && !ValidPrincipal(a.Principal):
 		return bad("principal %q", a.Principal)
 	case a.Version != "" && !semverRe.MatchString(a.Version):
@@ -173,6 +183,14 @@ func (a *AuditEntry) validate() error {
 	}
 	if _, ok := parseApprovalTime(a.At); !ok {
 		return bad("at %q: want an RFC 3339 time in UTC", a.At)
+	}
+	for _, w := range a.Waivers {
+		if w == "" || len(w) > 1024 || strings.ContainsAny(w, "\n\r") || !utf8.ValidString(w) {
+			return bad("waiver %q", w)
+		}
+	}
+	if a.Waivers != nil && len(a.Waivers) == 0 {
+		return bad("waivers: empty list (omit it)")
 	}
 	switch a.Kind {
 	case AuditRegister, AuditPromote, AuditDeregister, AuditDeprecate:
@@ -670,6 +688,7 @@ func appendTagAudit(ctx context.Context, r *manifest.Repo, g *git.Repository, w 
 	if !ValidPrincipal(e.Principal) {
 		e.Principal = ""
 	}
+	e.PolicyDigest, e.Waivers = decisionFacts(rec.Decision)
 	return appendAudit(ctx, r, g, w, e, signer)
 }
 
@@ -685,3 +704,30 @@ func auditSeqOf(name string) int {
 
 // auditTime parses an entry's at.
 func auditTime(s string) time.Time { t, _ := parseApprovalTime(s); return t }
+
+// decisionFacts reads, from a promotion's decision document, the policy it
+// was taken under and the waivers it applied, for the audit entry.
+func decisionFacts(raw json.RawMessage) (policyDigest string, waivers []string) {
+	if len(raw) == 0 {
+		return "", nil
+	}
+	var d policy.Decision
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return "", nil
+	}
+	if auditDigestRe.MatchString(d.PolicyDigest) {
+		policyDigest = d.PolicyDigest
+	}
+	for _, r := range d.Results {
+		if r.Waiver == nil {
+			continue
+		}
+		line := fmt.Sprintf("%s waived by %s until %s: %s", r.Rule, r.Waiver.Approver, stamp(r.Waiver.Expires), r.Waiver.Reason)
+		line = strings.Join(strings.Fields(line), " ")
+		if len(line) > 1024 {
+			line = strings.ToValidUTF8(line[:1024], "")
+		}
+		waivers = append(waivers, line)
+	}
+	return policyDigest, waivers
+}

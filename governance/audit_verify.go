@@ -473,6 +473,9 @@ func VerifyAuditEvidence(ev *AuditEvidence, known *KnownHead) *AuditTranscript {
 			t.Add("tag", subj, CheckFail, "%s: the entry or the tag was edited", tagDisagrees(te, e))
 		default:
 			t.Add("tag", subj, CheckOK, "the tag's record is the one recorded")
+			for _, w := range e.Waivers {
+				t.Add("waiver", subj, CheckOK, "%s (under policy %s)", w, digestShort(e.PolicyDigest))
+			}
 		}
 	}
 	var names []string
@@ -824,6 +827,11 @@ func tagDisagrees(te TagEvidence, e *AuditEntry) string {
 		if f[1] != f[2] {
 			return fmt.Sprintf("the entry says %s %q, the record of the tag %s %q", f[0], f[2], e.Tag, f[1])
 		}
+	}
+	pd, ws := decisionFacts(rec.Decision)
+	if pd != e.PolicyDigest || strings.Join(ws, "\n") != strings.Join(e.Waivers, "\n") {
+		return fmt.Sprintf("the entry's policy decision (policy %s, %d waiver(s)) is not the one in the record of the tag %s (policy %s, %d waiver(s))",
+			digestShort(e.PolicyDigest), len(e.Waivers), e.Tag, digestShort(pd), len(ws))
 	}
 	return ""
 }
