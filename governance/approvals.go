@@ -759,7 +759,7 @@ func Approve(ctx context.Context, r *manifest.Repo, w World, opt ApproveOptions)
 		Kind: AuditApprove, Name: rec.Name, Version: rec.Version, Stage: rec.Stage, Digest: rec.Digest,
 		File: res.File, At: rec.At, By: by, Principal: principal, RecordDigest: objects.Hash(data).String(),
 		PolicyDigest: rec.PolicyDigest,
-	}, opt.Signer)
+	}, opt.Signer, nil)
 	if err != nil {
 		return res, fmt.Errorf("the approval %s was written but not recorded in %s: %w", res.File, AuditRef, err)
 	}

@@ -52,6 +52,9 @@ const (
 	auditDir = "entries"
 	// MaxAuditEntrySize bounds one entry or signature file.
 	MaxAuditEntrySize = 64 << 10
+	// MaxAuditRecordSize bounds a document kept beside an entry (a denial's
+	// decision), and so any file of the chain's tree.
+	MaxAuditRecordSize = 4 << 20
 )
 
 // Kinds of audit entries.
@@ -61,6 +64,10 @@ const (
 	AuditDeregister = "deregister"
 	AuditDeprecate  = "deprecate"
 	AuditApprove    = "approve"
+	// AuditDeny is a promotion the policy gate refused: nothing was tagged,
+	// and the decision document is kept beside the entry
+	// (NNNNNNNN.decision.json), named by record_digest.
+	AuditDeny = "deny"
 )
 
 var (
@@ -136,7 +143,7 @@ var (
 	hex40Re       = regexp.MustCompile(`^[0-9a-f]{40}$`)
 	auditDigestRe = regexp.MustCompile(`^blake3:[0-9a-f]{64}$`)
 	treeHashRe    = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-	auditNameRe   = regexp.MustCompile(`^([0-9]{8})\.json(\.sig)?$`)
+	auditNameRe   = regexp.MustCompile(`^([0-9]{8})\.(json|json\.sig|decision\.json)$`)
 )
 
 func (a *AuditEntry) validate() error {
@@ -204,6 +211,10 @@ func (a *AuditEntry) validate() error {
 	case AuditApprove:
 		if a.File == "" || a.Tag != "" || a.Stage == "" || a.Version == "" || a.Digest == "" || a.Principal == "" {
 			return bad("an approve entry needs file, version, stage, digest and principal, and no tag")
+		}
+	case AuditDeny:
+		if a.File != "" || a.Tag != "" || a.TagTarget != "" || a.Stage == "" || a.Version == "" {
+			return bad("a deny entry needs version and stage, and no tag or file")
 		}
 	default:
 		return bad("kind %q", a.Kind)
@@ -333,12 +344,39 @@ func merkleRoot(leaves [][32]byte) [32]byte {
 
 func treeHashString(h [32]byte) string { return "sha256:" + hex.EncodeToString(h[:]) }
 
-// AuditFile is one stored entry: its file name, its bytes and its signature
-// (nil when unsigned).
+// AuditFile is one stored entry: its file name, its bytes, its signature
+// (nil when unsigned) and the document it records when the chain keeps it
+// (a denial's decision).
 type AuditFile struct {
-	Name string `json:"name"`
-	Data []byte `json:"data"`
-	Sig  []byte `json:"sig,omitempty"`
+	Name   string `json:"name"`
+	Data   []byte `json:"data"`
+	Sig    []byte `json:"sig,omitempty"`
+	Record []byte `json:"record,omitempty"`
+}
+
+// addAuditPart files one member of the entries directory (NNNNNNNN.json,
+// .json.sig or .decision.json) under its entry; false when the name is not
+// one of those.
+func addAuditPart(byName map[string]*AuditFile, name string, data []byte) bool {
+	m := auditNameRe.FindStringSubmatch(name)
+	if m == nil {
+		return false
+	}
+	base := m[1] + ".json"
+	f := byName[base]
+	if f == nil {
+		f = &AuditFile{Name: base}
+		byName[base] = f
+	}
+	switch m[2] {
+	case "json.sig":
+		f.Sig = data
+	case "decision.json":
+		f.Record = data
+	default:
+		f.Data = data
+	}
+	return true
 }
 
 // AuditLog is the chain as stored at a commit of AuditRef.
@@ -385,26 +423,15 @@ func readAuditLog(g *git.Repository, h plumbing.Hash) (*AuditLog, error) {
 	}
 	byName := map[string]*AuditFile{}
 	for _, e := range sub.Entries {
-		m := auditNameRe.FindStringSubmatch(e.Name)
-		if m == nil || !e.Mode.IsFile() {
+		if !auditNameRe.MatchString(e.Name) || !e.Mode.IsFile() {
 			log.Stray = append(log.Stray, auditDir+"/"+e.Name)
 			continue
 		}
-		data, err := readBlob(g, e.Hash, MaxAuditEntrySize)
+		data, err := readBlob(g, e.Hash, MaxAuditRecordSize)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s/%s: %w", AuditRef, auditDir, e.Name, err)
 		}
-		base := m[1] + ".json"
-		f := byName[base]
-		if f == nil {
-			f = &AuditFile{Name: base}
-			byName[base] = f
-		}
-		if m[2] != "" {
-			f.Sig = data
-		} else {
-			f.Data = data
-		}
+		addAuditPart(byName, e.Name, data)
 	}
 	for _, f := range byName {
 		log.Files = append(log.Files, *f)
@@ -470,7 +497,7 @@ type AuditAppended struct {
 // up to w.LockWait), so that trove processes append one at a time; the ref is
 // also moved by compare-and-swap, so that a writer that raced another (or a
 // `git update-ref`) rebuilds its entry on the new head instead of losing one.
-func appendAudit(ctx context.Context, r *manifest.Repo, g *git.Repository, w World, e AuditEntry, signer ssh.Signer) (*AuditAppended, error) {
+func appendAudit(ctx context.Context, r *manifest.Repo, g *git.Repository, w World, e AuditEntry, signer ssh.Signer, record []byte) (*AuditAppended, error) {
 	unlock, err := r.Lock(ctx, w.LockWait)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrAuditAppend, err)
@@ -540,7 +567,7 @@ func appendAudit(ctx context.Context, r *manifest.Repo, g *git.Repository, w Wor
 				return nil, err
 			}
 		}
-		commit, err := writeAuditCommit(g, parent, log, auditFileName(e.Seq), data, sig, e)
+		commit, err := writeAuditCommit(g, parent, auditFileName(e.Seq), data, sig, record, e)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrAuditAppend, err)
 		}
@@ -571,7 +598,7 @@ func auditFileName(seq int) string { return fmt.Sprintf("%08d.json", seq) }
 
 // writeAuditCommit writes the tree of parent's entries plus one, and a commit
 // of it whose parent is parent.
-func writeAuditCommit(g *git.Repository, parent plumbing.Hash, log *AuditLog, name string, data, sig []byte, e AuditEntry) (plumbing.Hash, error) {
+func writeAuditCommit(g *git.Repository, parent plumbing.Hash, name string, data, sig, record []byte, e AuditEntry) (plumbing.Hash, error) {
 	var entries []object.TreeEntry
 	if !parent.IsZero() {
 		c, err := g.CommitObject(parent)
@@ -601,6 +628,11 @@ func writeAuditCommit(g *git.Repository, parent plumbing.Hash, log *AuditLog, na
 	}
 	if sig != nil {
 		if err := add(name+".sig", sig); err != nil {
+			return plumbing.ZeroHash, err
+		}
+	}
+	if record != nil {
+		if err := add(strings.TrimSuffix(name, ".json")+".decision.json", record); err != nil {
 			return plumbing.ZeroHash, err
 		}
 	}
@@ -672,6 +704,8 @@ func auditSubject(e *AuditEntry) string {
 		return e.Tag
 	case e.File != "":
 		return fmt.Sprintf("%s@%s for %s by %s", e.Name, e.Version, e.Stage, e.Principal)
+	case e.Kind == AuditDeny:
+		return fmt.Sprintf("%s@%s to %s", e.Name, e.Version, e.Stage)
 	}
 	return e.Name
 }
@@ -689,7 +723,7 @@ func appendTagAudit(ctx context.Context, r *manifest.Repo, g *git.Repository, w 
 		e.Principal = ""
 	}
 	e.PolicyDigest, e.Waivers = decisionFacts(rec.Decision)
-	return appendAudit(ctx, r, g, w, e, signer)
+	return appendAudit(ctx, r, g, w, e, signer, nil)
 }
 
 // auditSeqOf reads a NNNNNNNN.json name's number.
@@ -730,4 +764,28 @@ func decisionFacts(raw json.RawMessage) (policyDigest string, waivers []string) 
 		waivers = append(waivers, line)
 	}
 	return policyDigest, waivers
+}
+
+// appendDenyAudit records a promotion the gate refused, with its decision
+// document. The tag signer signs it when one is configured; a key that cannot
+// be used leaves it unsigned rather than hiding the denial.
+func appendDenyAudit(ctx context.Context, r *manifest.Repo, g *git.Repository, w World, p Proposal, decision []byte) (*AuditAppended, error) {
+	signer, done, err := tagSigner(ctx, g, w)
+	if err != nil {
+		signer, done = nil, func() {}
+	}
+	defer done()
+	e := AuditEntry{
+		Kind: AuditDeny, Name: p.Name, Version: p.Version.Version, Stage: p.Stage, Artifact: p.Version.Artifact,
+		Digest: p.Version.Digest, At: stamp(p.At), By: p.By.String(), Principal: p.By.Email,
+		RecordDigest: objects.Hash(decision).String(),
+	}
+	if p.Version.Artifact != "" {
+		e.ManifestCommit = p.Version.Commit
+	}
+	if !ValidPrincipal(e.Principal) {
+		e.Principal = ""
+	}
+	e.PolicyDigest, e.Waivers = decisionFacts(decision)
+	return appendAudit(ctx, r, g, w, e, signer, decision)
 }

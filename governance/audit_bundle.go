@@ -95,6 +95,11 @@ func WriteAuditBundle(w io.Writer, ev *AuditEvidence, at time.Time, extra []Bund
 				return err
 			}
 		}
+		if f.Record != nil {
+			if err := put("chain/entries/"+strings.TrimSuffix(f.Name, ".json")+".decision.json", f.Record); err != nil {
+				return err
+			}
+		}
 	}
 	rest := *ev
 	rest.Entries = []AuditFile{}
@@ -159,21 +164,8 @@ func ReadAuditBundle(r io.Reader) (*AuditBundle, error) {
 			return nil, fmt.Errorf("%w: %s: %v", ErrBadBundle, name, err)
 		}
 		if rest, ok := strings.CutPrefix(name, "chain/entries/"); ok {
-			m := auditNameRe.FindStringSubmatch(rest)
-			if m == nil {
+			if !addAuditPart(byName, rest, data) {
 				stray = append(stray, auditDir+"/"+rest)
-				continue
-			}
-			base := m[1] + ".json"
-			f := byName[base]
-			if f == nil {
-				f = &AuditFile{Name: base}
-				byName[base] = f
-			}
-			if m[2] != "" {
-				f.Sig = data
-			} else {
-				f.Data = data
 			}
 			continue
 		}

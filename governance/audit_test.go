@@ -124,7 +124,7 @@ func TestAppendAuditConcurrent(t *testing.T) {
 				Digest: "blake3:" + strings.Repeat("ab", 32), File: fmt.Sprintf(".trove/approvals/m/v0.0.1/production/%d.json", i),
 				At: "2026-03-01T12:00:00Z", By: "Reg Tester <reg@example.com>", Principal: "reg@example.com",
 				RecordDigest: "blake3:" + strings.Repeat("cd", 32),
-			}, signer)
+			}, signer, nil)
 		}()
 	}
 	wg.Wait()

@@ -10,6 +10,7 @@ package governance
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/trove-dev/trove/governance/policy"
 	tsign "github.com/trove-dev/trove/governance/sign"
 	"github.com/trove-dev/trove/manifest"
 	"github.com/trove-dev/trove/objects"
@@ -498,6 +500,41 @@ func VerifyAuditEvidence(ev *AuditEvidence, known *KnownHead) *AuditTranscript {
 			continue
 		}
 		t.Add("tag", "tag "+n, CheckFail, "a registry tag with a trove record that is not in the audit chain: made outside trove, or its entry was removed")
+	}
+
+	// Refusals: the decision kept beside the entry is the one it names.
+	for i, e := range entries {
+		if e == nil {
+			continue
+		}
+		f := ev.Entries[i]
+		subj := fmt.Sprintf("entry %d (%s %s)", e.Seq, e.Kind, auditSubject(e))
+		if e.Kind != AuditDeny {
+			if f.Record != nil {
+				t.Add("decision", subj, CheckFail, "a document is kept beside an entry that records none: the chain was edited")
+			}
+			continue
+		}
+		if f.Record == nil {
+			t.Add("decision", subj, CheckFail, "the decision document of the denial is missing: it was deleted")
+			continue
+		}
+		if objects.Hash(f.Record).String() != e.RecordDigest {
+			t.Add("decision", subj, CheckFail, "the decision document is not the one the entry names (%s): it was edited", digestShort(e.RecordDigest))
+			continue
+		}
+		var d policy.Decision
+		if err := json.Unmarshal(f.Record, &d); err != nil || d.Allowed {
+			t.Add("decision", subj, CheckFail, "the decision document is not a denial (%v)", err)
+			continue
+		}
+		var failing []string
+		for _, r := range d.Results {
+			if r.Status == policy.StatusFail || r.Status == policy.StatusError {
+				failing = append(failing, r.Rule)
+			}
+		}
+		t.Add("decision", subj, CheckOK, "denied under policy %s: %s", digestShort(d.PolicyDigest), strings.Join(failing, ", "))
 	}
 
 	// Promotions and registrations: the digest is the manifest's.

@@ -345,7 +345,8 @@ type Proposal struct {
 }
 
 // Decision is a Gate's verdict. Record, when set, is written in the promotion's
-// record as "decision" (the policy decision document).
+// record as "decision" (the policy decision document); for a refusal, it is
+// kept in the audit chain beside the denial's entry.
 type Decision struct {
 	Allow  bool
 	Reason string
@@ -427,7 +428,16 @@ func Promote(ctx context.Context, r *manifest.Repo, w World, opt PromoteOptions)
 			return nil, err
 		}
 		if !d.Allow {
-			return nil, fmt.Errorf("%w: %s@%s to %s: %s", ErrDenied, opt.Ref.Name, v.Version, opt.Stage, d.Reason)
+			denied := fmt.Errorf("%w: %s@%s to %s: %s", ErrDenied, opt.Ref.Name, v.Version, opt.Stage, d.Reason)
+			// A refusal is a governance act too: the chain keeps it, with the
+			// decision, so that attempts are on the record.
+			if len(d.Record) > 0 {
+				p := Proposal{Name: opt.Ref.Name, Version: v, Stage: opt.Stage, By: id, At: now}
+				if _, err := appendDenyAudit(ctx, r, g, w, p, d.Record); err != nil {
+					return nil, fmt.Errorf("%w (and the denial was not recorded in %s: %v)", denied, AuditRef, err)
+				}
+			}
+			return nil, denied
 		}
 		rec.Decision = d.Record
 	}
