@@ -122,7 +122,9 @@
 //
 // # The audit chain
 //
-// Register, Promote, Deprecate and Approve also append an entry to an
+// Register, Promote, Deprecate and Approve, and a promotion the Gate refuses
+// (with its decision document, kept beside the entry as
+// NNNNNNNN.decision.json), also append an entry to an
 // append-only, hash-chained log in git under AuditRef (refs/trove/audit): one
 // commit per entry, whose tree holds every entry so far as
 // entries/NNNNNNNN.json (AuditEntry, canonical JSON like an approval record,
