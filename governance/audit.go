@@ -789,3 +789,41 @@ func appendDenyAudit(ctx context.Context, r *manifest.Repo, g *git.Repository, w
 	e.PolicyDigest, e.Waivers = decisionFacts(decision)
 	return appendAudit(ctx, r, g, w, e, signer, decision)
 }
+
+// AuditLogEntry is one entry of the chain as `trove audit log` lists it.
+type AuditLogEntry struct {
+	Entry  *AuditEntry `json:"entry,omitempty"`
+	File   string      `json:"file"`
+	Digest string      `json:"digest"`
+	Signed bool        `json:"signed"`
+	// Problem says why the entry does not decode; Entry is then nil.
+	Problem string `json:"problem,omitempty"`
+}
+
+// ReadAuditEntries lists the chain at AuditRef as stored, oldest first, each
+// decoded (or with why not). It checks nothing else: VerifyAuditEvidence does.
+func ReadAuditEntries(root string) (head string, out []AuditLogEntry, err error) {
+	g, err := openGit(root)
+	if err != nil {
+		return "", nil, err
+	}
+	log, err := readAuditLog(g, plumbing.ZeroHash)
+	if err != nil {
+		return "", nil, err
+	}
+	out = []AuditLogEntry{}
+	for _, f := range log.Files {
+		le := AuditLogEntry{File: f.Name, Digest: EntryDigest(f.Data), Signed: f.Sig != nil}
+		if e, err := DecodeAuditEntry(f.Data); err != nil {
+			le.Problem = err.Error()
+		} else {
+			le.Entry = e
+		}
+		out = append(out, le)
+	}
+	return log.Head, out, nil
+}
+
+// AuditSubject names what an entry is about: its tag, or the approval, or
+// the refused promotion.
+func AuditSubject(e *AuditEntry) string { return auditSubject(e) }

@@ -28,6 +28,7 @@ func auditCommand(e *env) *cli.Command {
 		Usage: "verify the tamper-evident chain of promotions, approvals and policy decisions",
 		Subcommands: []*cli.Command{
 			auditVerifyCommand(e),
+			auditLogCommand(e),
 		},
 	}
 }
@@ -289,4 +290,53 @@ func jsonUnmarshal(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
+}
+
+func auditLogCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "log",
+		Usage: "list the entries of the audit chain (refs/trove/audit), oldest first; `trove audit verify` checks them",
+		Flags: []cli.Flag{jsonFlag, quietFlag},
+		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
+			r, err := e.open()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			head, entries, err := governance.ReadAuditEntries(r.Root)
+			if err != nil {
+				return govErr(err)
+			}
+			if c.Bool("json") {
+				return writeJSON(e.stdout, map[string]any{"ref": governance.AuditRef, "head": head, "entries": entries})
+			}
+			rows := make([][]string, 0, len(entries))
+			for _, le := range entries {
+				signed := "unsigned"
+				if le.Signed {
+					signed = "signed"
+				}
+				if le.Entry == nil {
+					rows = append(rows, []string{strings.TrimSuffix(le.File, ".json"), "-", "?", le.Problem, "-", signed})
+					continue
+				}
+				en := le.Entry
+				by := en.By
+				if en.Principal != "" {
+					by = en.Principal
+				}
+				rows = append(rows, []string{fmt.Sprint(en.Seq), en.At, en.Kind, governance.AuditSubject(en), by, signed})
+			}
+			if len(rows) > 0 {
+				if err := table(e.stdout, []string{"SEQ", "AT", "KIND", "SUBJECT", "BY", "SIGNATURE"}, rows); err != nil {
+					return err
+				}
+			}
+			e.summary(c, "%s: %d entries (`trove audit verify` checks them)", governance.AuditRef, len(entries))
+			return nil
+		},
+	}
 }
