@@ -275,7 +275,8 @@ func (e *env) readBundle(file string) (*governance.AuditBundle, error) {
 	}
 	data, err := os.ReadFile(p)
 	if err != nil {
-		return nil, &cliError{msg: err.Error(), code: exitUsage, err: err}
+		return nil, &cliError{msg: err.Error(), code: exitUsage, err: err,
+			hints: []string{"give the path of a bundle that `trove report NAME --bundle FILE.tar` wrote"}}
 	}
 	b, err := governance.ReadAuditBundle(bytes.NewReader(data))
 	if err != nil {
