@@ -779,15 +779,18 @@ func AuditArtifacts(ev *AuditEvidence) []manifest.Tracked {
 
 // VerifyAuditLineage checks that every lineage input of the model versions
 // the chain names, all the way up, resolves to a manifest in HEAD's history
-// (or the working tree), adding one check per model version to t.
-func VerifyAuditLineage(ctx context.Context, r *manifest.Repo, ev *AuditEvidence, t *AuditTranscript) error {
+// (or the working tree), adding one check per model version to t. It returns
+// the manifests of those inputs, for the content checks.
+func VerifyAuditLineage(ctx context.Context, r *manifest.Repo, ev *AuditEvidence, t *AuditTranscript) ([]manifest.Tracked, error) {
 	if len(ev.Manifests) == 0 {
-		return nil
+		return nil, nil
 	}
 	idx, err := BuildIndex(ctx, r)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var inputs []manifest.Tracked
+	seen := map[string]bool{}
 	var keys []string
 	for k := range ev.Manifests {
 		keys = append(keys, k)
@@ -807,9 +810,19 @@ func VerifyAuditLineage(ctx context.Context, r *manifest.Repo, ev *AuditEvidence
 		}
 		g := BuildUpstream(idx, loc, 0)
 		var missing []string
-		for _, n := range g.Nodes {
+		for i, n := range g.Nodes {
 			if n.Unresolved {
 				missing = append(missing, fmt.Sprintf("%s (%s)", n.Path, digestShort(n.Digest)))
+				continue
+			}
+			if i == 0 || seen[n.Digest+" "+n.Path] {
+				continue // the model itself is checked as such
+			}
+			seen[n.Digest+" "+n.Path] = true
+			if id, err := objects.ParseID(n.Digest); err == nil {
+				if l, ok := idx.Find(id, n.Path); ok {
+					inputs = append(inputs, manifest.Tracked{Path: l.Path, Manifest: l.Manifest})
+				}
 			}
 		}
 		switch {
@@ -821,7 +834,7 @@ func VerifyAuditLineage(ctx context.Context, r *manifest.Repo, ev *AuditEvidence
 			t.Add("lineage", subj, CheckOK, "%d input(s) upstream, each resolves to a manifest in history", len(g.Nodes)-1)
 		}
 	}
-	return nil
+	return inputs, nil
 }
 
 // digestShort abbreviates "algo:hex" to its first 12 hex digits.

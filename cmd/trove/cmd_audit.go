@@ -161,20 +161,20 @@ func (e *env) auditTranscript(c *cli.Context, r *manifest.Repo, ref string, deep
 		}
 		scope = ev.ForModel(gr.Name, version)
 	}
-	if err := e.auditContent(c, r, scope, t, deep, remoteName); err != nil {
-		return nil, nil, err
-	}
-	if err := governance.VerifyAuditLineage(c.Context, r, scope, t); err != nil {
+	inputs, err := governance.VerifyAuditLineage(c.Context, r, scope, t)
+	if err != nil {
 		return nil, nil, govErr(err)
+	}
+	if err := e.auditContent(c, r, append(governance.AuditArtifacts(scope), inputs...), t, deep, remoteName); err != nil {
+		return nil, nil, err
 	}
 	return t, ev, nil
 }
 
-// auditContent checks that the bytes of the model versions the chain names
-// hash to their manifests' digests: from the local store when it has them,
-// and with deep from the remote too.
-func (e *env) auditContent(c *cli.Context, r *manifest.Repo, ev *governance.AuditEvidence, t *governance.AuditTranscript, deep bool, remoteName string) error {
-	arts := governance.AuditArtifacts(ev)
+// auditContent checks that the bytes of the model versions the chain names,
+// and of the data upstream of them, hash to their manifests' digests: from the
+// local store when it has them, and with deep from the remote too.
+func (e *env) auditContent(c *cli.Context, r *manifest.Repo, arts []manifest.Tracked, t *governance.AuditTranscript, deep bool, remoteName string) error {
 	for _, a := range arts {
 		subj := fmt.Sprintf("%s %s", a.Path, shortID(a.Manifest.Digest.String()))
 		res, err := r.Verify(c.Context, []manifest.Tracked{a}, true)
@@ -217,7 +217,7 @@ func (e *env) auditContent(c *cli.Context, r *manifest.Repo, ev *governance.Audi
 		return remoteErr(err, rem)
 	}
 	if len(cr.Problems) == 0 {
-		t.Add("content", "remote "+name, governance.CheckOK, "%d chunks of %d model version(s) re-read (%d bytes) and re-hashed: all intact", cr.Chunks, len(arts), cr.Read)
+		t.Add("content", "remote "+name, governance.CheckOK, "%d chunks of %d artifact version(s) re-read (%d bytes) and re-hashed: all intact", cr.Chunks, len(arts), cr.Read)
 		return nil
 	}
 	for i, pr := range cr.Problems {

@@ -74,6 +74,9 @@ func TestAuditVerifyPipeline(t *testing.T) {
 		"ok    waiver    entry 7 (promote churn#production#4): fresh-data waived by alice@example.com until 2027-01-15T00:00:00Z: vendor delay (under policy blake3:",
 		"ok    signature entry 7 (promote churn#production#4): signed by releng@example.com",
 		"ok    signature entry 6 (approve churn@v0.0.2 for production by alice@example.com): signed by alice@example.com",
+		// The data upstream of the models is re-hashed too.
+		"ok    content   data/raw.csv blake3:",
+		"ok    content   data/train.csv blake3:",
 		"result: verified",
 	} {
 		if !strings.Contains(stdout.String(), want) {
