@@ -237,26 +237,14 @@ func collectTags(g *git.Repository, ev *AuditEvidence) error {
 		if err != nil {
 			return nil // lightweight: the registry ignores it too
 		}
-		rec, err := DecodeRecord(tag.Message)
-		if errors.Is(err, ErrNotRecord) {
+		if _, err := DecodeRecord(tag.Message); errors.Is(err, ErrNotRecord) {
 			return nil // GTO's own tags carry no record to chain
 		}
-		te := TagEvidence{Target: tag.Target.String(), Signed: tag.PGPSignature != ""}
-		if err == nil {
-			b, _ := EncodeRecord(rec)
-			// The record as written is the message's first line; a re-encoding
-			// would hide an edit that decodes to the same fields.
-			line, _, _ := strings.Cut(tag.Message, "\n")
-			if string(b) == line+"\n" {
-				te.Record = string(b)
-			} else {
-				te.Record = line + "\n"
-			}
-		} else {
-			line, _, _ := strings.Cut(tag.Message, "\n")
-			te.Record = line + "\n"
-		}
-		ev.Tags[name] = te
+		// The record as written, the message's first line (EncodeRecord writes
+		// one line), not a re-encoding, which would hide an edit that decodes
+		// to the same fields.
+		line, _, _ := strings.Cut(tag.Message, "\n")
+		ev.Tags[name] = TagEvidence{Target: tag.Target.String(), Signed: tag.PGPSignature != "", Record: line + "\n"}
 		return nil
 	})
 }
