@@ -36,6 +36,9 @@ type Node struct {
 	CodeCommit string   `json:"code_commit,omitempty"`
 	Dirty      bool     `json:"dirty,omitempty"`
 	Command    []string `json:"command,omitempty"`
+	// Trigger is what started the step, as its lineage records it (a CI run,
+	// or "event:blake3:..." for a monitoring event, `trove run --trigger`).
+	Trigger string `json:"trigger,omitempty"`
 	// Unresolved: an input whose manifest is neither in HEAD's history nor in
 	// the working tree (only what the lineage says about it is known).
 	Unresolved bool `json:"unresolved,omitempty"`
@@ -70,7 +73,7 @@ func locNode(l *Location) Node {
 		if lin.Code != nil {
 			n.CodeCommit, n.Dirty = lin.Code.Commit, lin.Code.Dirty
 		}
-		n.Command = lin.Command
+		n.Command, n.Trigger = lin.Command, lin.Trigger
 	}
 	return n
 }

@@ -353,15 +353,24 @@ func pushCommand(e *env) *cli.Command {
 			if err != nil {
 				return remoteErr(err, rem)
 			}
+			// Production observations and monitoring events travel with the data.
+			mres, err := monitorStore(r).Push(c.Context, remoteBlobs{rem})
+			if err != nil {
+				return syncErr(err, rem)
+			}
 			if c.Bool("json") {
 				if err := writeJSON(e.stdout, struct {
 					Remote    string `json:"remote"`
 					Artifacts int    `json:"artifacts"`
 					remote.PushResult
-					Seconds float64 `json:"seconds"`
-				}{name, len(ts), res, time.Since(start).Seconds()}); err != nil {
+					MonitorFiles int     `json:"monitor_files,omitempty"`
+					Seconds      float64 `json:"seconds"`
+				}{name, len(ts), res, mres.Sent, time.Since(start).Seconds()}); err != nil {
 					return err
 				}
+			}
+			if mres.Sent > 0 {
+				e.summary(c, "pushed %s to %s", plural(int64(mres.Sent), "monitoring file"), name)
 			}
 			e.summary(c, "pushed %s to %s: %s sent (%s), %s already there (%s), in %s",
 				plural(int64(len(ts)), "artifact"), name, plural(int64(res.Packs), "pack"), human(res.Bytes),

@@ -151,7 +151,7 @@ func runCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "params", Usage: "parameters file (YAML or JSON), recorded flattened to dotted keys"},
 			&cli.StringFlag{Name: "metrics", Usage: "metrics file (JSON object of finite numbers) the step writes, recorded in the outputs"},
 			&cli.BoolFlag{Name: "allow-dirty", Usage: "run with uncommitted changes, and record the tree as dirty"},
-			&cli.StringFlag{Name: "trigger", Usage: "what started the step (CI run URL, git ref), recorded as given"},
+			&cli.StringFlag{Name: "trigger", Usage: "what started the step: the event file `trove monitor --emit` wrote (recorded as event:ID, with its observations), or a CI run URL or git ref, recorded as given"},
 			jsonFlag, quietFlag, jobsFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -188,6 +188,10 @@ func runCommand(e *env) *cli.Command {
 				return err
 			}
 			defer r.Close()
+			trigger, err := e.runTrigger(r, c.String("trigger"))
+			if err != nil {
+				return err
+			}
 			stdout := e.stdout
 			if c.Bool("json") {
 				stdout = e.stderr // stdout is for the JSON result
@@ -196,7 +200,7 @@ func runCommand(e *env) *cli.Command {
 			res, err := governance.Run(c.Context, r, w, governance.RunOptions{
 				Cwd: e.cwd, Inputs: inputs, Outputs: c.StringSlice("output"), Name: c.String("name"), Kind: kind,
 				ParamsFile: c.String("params"), MetricsFile: c.String("metrics"), AllowDirty: c.Bool("allow-dirty"),
-				Trigger: c.String("trigger"), Command: c.Args().Slice(),
+				Trigger: trigger, Command: c.Args().Slice(),
 				Stdin: e.stdin, Stdout: stdout, Stderr: e.stderr, TroveVersion: troveVersion(),
 				Lock:     func(ctx context.Context) (func(), error) { return r.Lock(ctx, e.lockWait()) },
 				Progress: prog.event, Jobs: c.Int("jobs"),
@@ -322,7 +326,9 @@ func lineageCommand(e *env) *cli.Command {
 			case "mermaid":
 				err = governance.WriteMermaid(e.stdout, g)
 			default:
-				err = governance.WriteTree(e.stdout, g)
+				if err = governance.WriteTree(e.stdout, g); err == nil {
+					err = e.writeTrigger(r, g)
+				}
 			}
 			if err != nil {
 				return err
