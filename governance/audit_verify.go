@@ -646,7 +646,9 @@ func verifyEntrySignature(t *AuditTranscript, ev *AuditEvidence, e *AuditEntry, 
 		fp = ssh.FingerprintSHA256(s.PublicKey)
 	}
 	if !ce.HasSigners {
-		t.Add("signature", subj, CheckFail, "signed by %s, but there is no %s at %s to check it against", fp, AllowedSignersFile, short(e.Commit))
+		// As with an unsigned entry: before anyone declared who may sign, a
+		// signature proves nothing either way (the key could be anyone's).
+		t.Add("signature", subj, CheckWarn, "signed by %s, but there is no %s at %s to check it against: not verified", fp, AllowedSignersFile, short(e.Commit))
 		return
 	}
 	if d := objects.Hash([]byte(ce.Signers)).String(); d != e.SignersDigest {
