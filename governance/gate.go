@@ -637,12 +637,13 @@ func PolicyGate(r *manifest.Repo, w World, opt GateOptions) Gate {
 		if opt.Evaluated != nil {
 			opt.Evaluated(in, d)
 		}
-		if !d.Allowed {
-			return Decision{Allow: false, Reason: "policy rules not met: " + strings.Join(FailedRules(d), ", ")}, nil
-		}
 		rec, err := d.JSON()
 		if err != nil {
 			return Decision{}, fmt.Errorf("encode the policy decision: %w", err)
+		}
+		if !d.Allowed {
+			// The document goes with the refusal too: the audit chain keeps it.
+			return Decision{Allow: false, Reason: "policy rules not met: " + strings.Join(FailedRules(d), ", "), Record: rec}, nil
 		}
 		return Decision{Allow: true, Record: rec}, nil
 	}

@@ -97,6 +97,7 @@ func newApp(e *env) *cli.App {
 			observationsCommand(e),
 			monitorCommand(e),
 			exportCommand(e),
+			auditCommand(e),
 			versionCommand(e),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {

@@ -50,7 +50,7 @@ func exportCommand(e *env) *cli.Command {
 			if !known {
 				return usageErr(fmt.Sprintf("--format %q: want %s or %s", format, strings.Join(export.Formats, ", "), export.FormatPrometheus))
 			}
-			rep, err := e.buildReport(c, c.Args().First(), c.Bool("sha256-inputs"))
+			rep, _, _, err := e.buildReport(c, c.Args().First(), c.Bool("sha256-inputs"), false)
 			if err != nil {
 				return err
 			}

@@ -35,7 +35,7 @@ func (e *env) world() (governance.World, error) {
 		}
 		now = func() time.Time { return t }
 	}
-	return governance.World{Now: now, Getenv: e.getenv, Runner: execRunner{}}, nil
+	return governance.World{Now: now, Getenv: e.getenv, Runner: execRunner{}, LockWait: e.lockWait()}, nil
 }
 
 // execRunner runs programs with os/exec. On cancellation (Ctrl-C, SIGTERM) the
