@@ -230,7 +230,7 @@ func (e *env) hookPostCheckout(c *cli.Context) error {
 	cfg, err := r.LoadConfig()
 	r.Close()
 	if err == nil && (len(cfg.Remotes) > 0 || e.getenv("TROVE_REMOTE") != "") {
-		_, err = e.fetch(c, true, nil)
+		_, err = e.fetch(c, true, nil, false)
 	} else {
 		var rr *manifest.Repo
 		var done func()

@@ -428,7 +428,7 @@ func fetchCommand(e *env) *cli.Command {
 		Flags: []cli.Flag{remoteFlag, jobsFlag, jsonFlag, quietFlag,
 			&cli.StringFlag{Name: "rev", Usage: "fetch what the manifests at this git revision name"}},
 		Action: func(c *cli.Context) error {
-			_, err := e.fetch(c, false, c.Args().Slice())
+			_, err := e.fetch(c, false, c.Args().Slice(), true)
 			return err
 		},
 	}
@@ -443,7 +443,7 @@ func pullCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "overwrite local changes that were never added"},
 			&cli.StringFlag{Name: "rev", Usage: "bring the data as it was at this git revision (branch, tag, commit, HEAD~N)"}},
 		Action: func(c *cli.Context) error {
-			_, err := e.fetch(c, true, c.Args().Slice())
+			_, err := e.fetch(c, true, c.Args().Slice(), true)
 			return err
 		},
 	}
@@ -459,7 +459,12 @@ type fetchReport struct {
 	Seconds      float64                  `json:"seconds"`
 }
 
-func (e *env) fetch(c *cli.Context, checkout bool, paths []string) (*fetchReport, error) {
+// fetch brings the chunks of the selected manifests (all, or those under paths)
+// into the store, then, with checkout, restores the files. A whole fetch or pull
+// (no paths, no --rev) also brings down the monitoring files the store lacks;
+// with monitor false (the git hooks, which must not reach the network when the
+// data is all there) it never does.
+func (e *env) fetch(c *cli.Context, checkout bool, paths []string, monitor bool) (*fetchReport, error) {
 	r, done, err := e.openLocked(c)
 	if err != nil {
 		return nil, err
@@ -514,14 +519,15 @@ func (e *env) fetch(c *cli.Context, checkout bool, paths []string) (*fetchReport
 	// Production observations and monitoring events travel with the data: what
 	// the remote has and this store lacks comes down too, verified file by file.
 	var monitorFiles int
-	if err == nil && !opened {
+	monitor = monitor && len(paths) == 0 && c.String("rev") == ""
+	if err == nil && monitor && !opened {
 		var has bool
 		if has, err = e.hasRemote(r, c.String("remote")); err == nil && has {
 			rem, name, err = e.openRemote(c.Context, r, c.String("remote"))
 			opened = err == nil
 		}
 	}
-	if err == nil && opened {
+	if err == nil && monitor && opened {
 		mres, merr := monitorStore(r).Pull(c.Context, monitorBlobs(rem), "")
 		monitorFiles = mres.Received
 		if merr != nil {
