@@ -7,8 +7,12 @@ GO      ?= go
 BIN     := $(CURDIR)/bin
 TROVE   := $(BIN)/trove
 export PATH := $(BIN):$(PATH)
+# Build with the toolchain go.mod names (a patch release with the standard
+# library's security fixes), downloaded from the module proxy when the local Go
+# is older. Set GOTOOLCHAIN=local to use whatever Go is installed.
+export GOTOOLCHAIN ?= auto
 
-.PHONY: all build demo test test-short deps bench bench-scale fuzz chaos test-fast vet lint clean
+.PHONY: all build demo test test-short deps bench bench-scale fuzz chaos test-fast vet vulncheck lint clean
 
 all: build
 
@@ -47,6 +51,9 @@ chaos: deps ## kill trove at random points, many rounds (TROVE_CHAOS_ITER=50; no
 
 test-fast: deps ## every test without the race detector (about 4x faster)
 	scripts/with-versitygw.sh $(GO) test -count=1 ./...
+
+vulncheck: ## govulncheck over the module (builds the vuln database from the module proxy when vuln.go.dev is unreachable)
+	scripts/vulncheck.sh
 
 clean:
 	rm -rf $(BIN)

@@ -603,6 +603,8 @@ type ApproveResult struct {
 	// RolesNotGranted the others, which will not count.
 	RolesGranted    []string `json:"roles_granted"`
 	RolesNotGranted []string `json:"roles_not_granted,omitempty"`
+	// Audit is the entry appended to the audit chain (AuditRef).
+	Audit *AuditAppended `json:"audit,omitempty"`
 	// OwnRegistration: the principal registered this version (the
 	// registration's "by"). The record is written, but an approvals rule with
 	// distinct_from_author does not count an approval by the author.
@@ -752,6 +754,18 @@ func Approve(ctx context.Context, r *manifest.Repo, w World, opt ApproveOptions)
 	}
 	res.File = path.Join(dirRel, name)
 	res.SignatureFile = res.File + ".sig"
+	by := principal
+	if id, err := identity(g, w); err == nil {
+		by = id.String()
+	}
+	res.Audit, err = appendAudit(ctx, r, g, w, AuditEntry{
+		Kind: AuditApprove, Name: rec.Name, Version: rec.Version, Stage: rec.Stage, Digest: rec.Digest,
+		File: res.File, At: rec.At, By: by, Principal: principal, RecordDigest: objects.Hash(data).String(),
+		PolicyDigest: rec.PolicyDigest,
+	}, opt.Signer, nil)
+	if err != nil {
+		return res, fmt.Errorf("the approval %s was written but not recorded in %s: %w", res.File, AuditRef, err)
+	}
 	return res, nil
 }
 

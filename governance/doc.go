@@ -119,4 +119,41 @@
 // Tags are local until pushed: `git push origin --tags` (or
 // `git push --follow-tags`, which pushes the annotated tags reachable from the
 // pushed commits) publishes them, and `git fetch --tags` brings others'.
+//
+// # The audit chain
+//
+// Register, Promote, Deprecate and Approve, and a promotion the Gate refuses
+// (with its decision document, kept beside the entry as
+// NNNNNNNN.decision.json), also append an entry to an
+// append-only, hash-chained log in git under AuditRef (refs/trove/audit): one
+// commit per entry, whose tree holds every entry so far as
+// entries/NNNNNNNN.json (AuditEntry, canonical JSON like an approval record,
+// strictly decoded by DecodeAuditEntry) and its SSHSIG signature
+// NNNNNNNN.json.sig (namespace "trove"; the tag's signing key for registry
+// acts, the approver's key for approvals; absent when the act was unsigned).
+// Each entry names the previous entry's BLAKE3 (prev) and the RFC 6962 Merkle
+// root of all entries before it (tree_hash, tree_size), the act (kind, name,
+// version, stage, digest, manifest commit), what records it (the tag and its
+// target, or the approval file) with the BLAKE3 of that record, so the policy
+// decision and waivers in a promotion's record are pinned too, and HEAD when it
+// was made (commit) with the BLAKE3 of .trove/allowed_signers there.
+// Appending takes the repository lock and moves the ref by compare-and-swap.
+//
+// The chain travels with git when pushed and fetched by name: `git push
+// origin refs/trove/audit`, and the fetch refspec
+// `refs/trove/audit:refs/trove/audit`, without '+', so that git refuses a
+// rewritten chain.
+//
+// CollectAuditEvidence gathers what verifying needs (AuditEvidence) and
+// VerifyAuditEvidence checks it without git, so the same code checks a
+// repository and a bundle (WriteAuditBundle, ReadAuditBundle): every entry in
+// place and linked; every signature against .trove/allowed_signers as of the
+// entry's own commit, never a later one (each change of that file is reported
+// as a governance event); every registry tag and committed approval in the
+// chain and unchanged; every registration's and promotion's digest the
+// manifest's; and, given a KnownHead (the head this clone verified last,
+// AuditVerifiedRef, or an earlier bundle's), that the chain still holds it,
+// which is how a force-pushed rewrite is caught. VerifyAuditLineage adds the
+// lineage check; the CLI adds the checks of the model bytes, locally and on a
+// remote. The result is an AuditTranscript, which the report ends with.
 package governance

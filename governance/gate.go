@@ -508,6 +508,11 @@ func (b *builder) lineage(l *manifest.Lineage, of string) *policy.Lineage {
 		ref := policy.InputRef{Role: in.Role, Path: in.Path, Digest: in.Digest.String(), Kind: in.Kind, Meta: map[string]string{}}
 		// The manifest the step read: at its code commit when that is known.
 		loc, ok := b.idx.FindAt(in.Digest, in.Path, commit)
+		if !ok && IsObservationPath(in.Path) {
+			// A production observation: never in git, so nothing to warn about.
+			out.Inputs = append(out.Inputs, ref)
+			continue
+		}
 		if !ok {
 			b.warn("%s: input %s (%s) is in no manifest of HEAD's history or the working tree; its meta, profile and added_at are unknown", of, in.Path, in.Digest.Short())
 			out.Inputs = append(out.Inputs, ref)
@@ -632,12 +637,13 @@ func PolicyGate(r *manifest.Repo, w World, opt GateOptions) Gate {
 		if opt.Evaluated != nil {
 			opt.Evaluated(in, d)
 		}
-		if !d.Allowed {
-			return Decision{Allow: false, Reason: "policy rules not met: " + strings.Join(FailedRules(d), ", ")}, nil
-		}
 		rec, err := d.JSON()
 		if err != nil {
 			return Decision{}, fmt.Errorf("encode the policy decision: %w", err)
+		}
+		if !d.Allowed {
+			// The document goes with the refusal too: the audit chain keeps it.
+			return Decision{Allow: false, Reason: "policy rules not met: " + strings.Join(FailedRules(d), ", "), Record: rec}, nil
 		}
 		return Decision{Allow: true, Record: rec}, nil
 	}

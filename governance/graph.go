@@ -36,8 +36,13 @@ type Node struct {
 	CodeCommit string   `json:"code_commit,omitempty"`
 	Dirty      bool     `json:"dirty,omitempty"`
 	Command    []string `json:"command,omitempty"`
+	// Trigger is what started the step, as its lineage records it (a CI run,
+	// or "event:blake3:..." for a monitoring event, `trove run --trigger`).
+	Trigger string `json:"trigger,omitempty"`
 	// Unresolved: an input whose manifest is neither in HEAD's history nor in
-	// the working tree (only what the lineage says about it is known).
+	// the working tree (only what the lineage says about it is known). An
+	// input that is a production observation (IsObservationPath) is never
+	// unresolved: it has Kind KindObservation, and the monitor store has it.
 	Unresolved bool `json:"unresolved,omitempty"`
 	// Truncated: the depth limit stopped the walk here.
 	Truncated bool `json:"truncated,omitempty"`
@@ -70,7 +75,7 @@ func locNode(l *Location) Node {
 		if lin.Code != nil {
 			n.CodeCommit, n.Dirty = lin.Code.Commit, lin.Code.Dirty
 		}
-		n.Command = lin.Command
+		n.Command, n.Trigger = lin.Command, lin.Trigger
 	}
 	return n
 }
@@ -127,6 +132,8 @@ func BuildUpstream(idx *Index, root *Location, depth int) *Graph {
 				if fresh {
 					queue = append(queue, item{l, id, it.level + 1})
 				}
+			} else if IsObservationPath(in.Path) {
+				id, _ = add(Node{Path: in.Path, Kind: KindObservation, Digest: in.Digest.String()}, unresolvedKey{in.Digest, in.Path})
 			} else {
 				id, _ = add(Node{Path: in.Path, Name: in.Name, Kind: in.Kind, Digest: in.Digest.String(), Unresolved: true},
 					unresolvedKey{in.Digest, in.Path})
@@ -270,6 +277,8 @@ func describe(n *Node) string {
 	switch {
 	case n.Unresolved:
 		parts = append(parts, "(not found in HEAD's history or the working tree)")
+	case n.Kind == KindObservation:
+		parts = append(parts, "(production observation: the monitor store and the remote keep it, not git)")
 	case n.Commit == "":
 		parts = append(parts, "uncommitted")
 	default:
@@ -379,6 +388,8 @@ func nodeLabel(n *Node, nl string) string {
 	switch {
 	case n.Unresolved:
 		lines = append(lines, "not found")
+	case n.Kind == KindObservation:
+		lines = append(lines, "production observation")
 	case n.Commit == "":
 		lines = append(lines, "uncommitted")
 	default:

@@ -13,6 +13,25 @@ import (
 	"github.com/trove-dev/trove/manifest"
 )
 
+// ObservationDir is where, relative to the top of the working tree, the
+// local store keeps production observations (package governance/monitor:
+// observations/<model>/<hex>.json). A lineage input whose path is under it is
+// a production observation the step read (`trove run --input
+// ROLE=OBSERVATION`), not a tracked artifact: its digest is the BLAKE3 of the
+// observation file (which names it), it is shared through the remote and
+// never committed, so no manifest in git history has it.
+const ObservationDir = ".trove/store/monitor/observations/"
+
+// KindObservation is the lineage graph's kind of an observation input.
+const KindObservation = "observation"
+
+// IsObservationPath reports whether a lineage input's path names a
+// production observation (see ObservationDir).
+func IsObservationPath(p string) bool {
+	rest, ok := strings.CutPrefix(p, ObservationDir)
+	return ok && strings.Count(rest, "/") == 1 && strings.HasSuffix(rest, ".json")
+}
+
 // InputSpec is one --input: an optional role and a path.
 type InputSpec struct {
 	Role string

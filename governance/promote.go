@@ -122,6 +122,8 @@ type TagResult struct {
 	// SignedBy is the SHA256 fingerprint of the SSH key that signed the tag;
 	// empty for an unsigned tag.
 	SignedBy string `json:"signed_by,omitempty"`
+	// Audit is the entry appended to the audit chain (AuditRef) for the tag.
+	Audit *AuditAppended `json:"audit,omitempty"`
 }
 
 // RegisterOptions configure Register.
@@ -215,7 +217,7 @@ func Register(ctx context.Context, r *manifest.Repo, w World, opt RegisterOption
 		Artifact: rel, Digest: m.Digest.String(), ManifestCommit: head.String(),
 		At: stamp(now), By: id.String(), Message: opt.Message,
 	}
-	return createTag(ctx, g, w, tn, head, id, now, rec)
+	return createTag(ctx, r, g, w, tn, head, id, now, rec)
 }
 
 // findAtHead finds the artifact to register among HEAD's manifests.
@@ -295,7 +297,7 @@ func checkCommitted(ctx context.Context, r *manifest.Repo, rel string, atHead *m
 
 // createTag writes the annotated tag with the record as its message, SSH-signed
 // when w says so (see signing.go).
-func createTag(ctx context.Context, g *git.Repository, w World, tn TagName, target plumbing.Hash, id Identity, now time.Time, rec Record) (*TagResult, error) {
+func createTag(ctx context.Context, r *manifest.Repo, g *git.Repository, w World, tn TagName, target plumbing.Hash, id Identity, now time.Time, rec Record) (*TagResult, error) {
 	msg, err := EncodeRecord(&rec)
 	if err != nil {
 		return nil, err
@@ -321,6 +323,11 @@ func createTag(ctx context.Context, g *git.Repository, w World, tn TagName, targ
 	if signer != nil {
 		res.SignedBy = ssh.FingerprintSHA256(signer.PublicKey())
 	}
+	// The tag and its audit entry are two writes: a tag without an entry is
+	// what `trove audit verify` reports, so the error says so.
+	if res.Audit, err = appendTagAudit(ctx, r, g, w, res, id, msg, signer); err != nil {
+		return res, fmt.Errorf("the tag %s was written but not recorded in %s (trove audit verify will report it): %w", tn, AuditRef, err)
+	}
 	return res, nil
 }
 
@@ -338,7 +345,8 @@ type Proposal struct {
 }
 
 // Decision is a Gate's verdict. Record, when set, is written in the promotion's
-// record as "decision" (the policy decision document).
+// record as "decision" (the policy decision document); for a refusal, it is
+// kept in the audit chain beside the denial's entry.
 type Decision struct {
 	Allow  bool
 	Reason string
@@ -420,12 +428,21 @@ func Promote(ctx context.Context, r *manifest.Repo, w World, opt PromoteOptions)
 			return nil, err
 		}
 		if !d.Allow {
-			return nil, fmt.Errorf("%w: %s@%s to %s: %s", ErrDenied, opt.Ref.Name, v.Version, opt.Stage, d.Reason)
+			denied := fmt.Errorf("%w: %s@%s to %s: %s", ErrDenied, opt.Ref.Name, v.Version, opt.Stage, d.Reason)
+			// A refusal is a governance act too: the chain keeps it, with the
+			// decision, so that attempts are on the record.
+			if len(d.Record) > 0 {
+				p := Proposal{Name: opt.Ref.Name, Version: v, Stage: opt.Stage, By: id, At: now}
+				if _, err := appendDenyAudit(ctx, r, g, w, p, d.Record); err != nil {
+					return nil, fmt.Errorf("%w (and the denial was not recorded in %s: %v)", denied, AuditRef, err)
+				}
+			}
+			return nil, denied
 		}
 		rec.Decision = d.Record
 	}
 	tn := TagName{Name: opt.Ref.Name, Action: ActionAssign, Stage: opt.Stage, Counter: reg.nextCounter(opt.Ref.Name)}
-	return createTag(ctx, g, w, tn, plumbing.NewHash(v.Commit), id, now, rec)
+	return createTag(ctx, r, g, w, tn, plumbing.NewHash(v.Commit), id, now, rec)
 }
 
 // DeprecateOptions configure Deprecate.
@@ -484,7 +501,7 @@ func Deprecate(ctx context.Context, r *manifest.Repo, w World, opt DeprecateOpti
 			target = v.Commit // the greatest version's, sorted last
 		}
 	}
-	return createTag(ctx, g, w, tn, plumbing.NewHash(target), id, now, rec)
+	return createTag(ctx, r, g, w, tn, plumbing.NewHash(target), id, now, rec)
 }
 
 // RegistryCommit returns the commit a registry reference names, for commands

@@ -26,7 +26,12 @@ type RunOptions struct {
 	MetricsFile string
 	AllowDirty  bool   // record a dirty working tree instead of refusing it
 	Trigger     string // what started the step (a CI run, a git ref), recorded as is
-	Command     []string
+	// Observations are production observations the step read (`--input
+	// ROLE=OBSERVATION`), found and verified by the caller: each is recorded
+	// as an input as given (its path under ObservationDir), and is not checked
+	// as a tracked artifact.
+	Observations []manifest.Input
+	Command      []string
 	// The step's standard streams.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -115,6 +120,13 @@ func Run(ctx context.Context, r *manifest.Repo, w World, opt RunOptions) (RunRes
 			lin.Params = p
 		}
 	}
+	tracked := len(lin.Inputs)
+	for _, o := range opt.Observations {
+		if !IsObservationPath(o.Path) || o.Digest.IsZero() {
+			return res, fmt.Errorf("%w: observation input %s is not under %s", ErrBadInput, o.Path, ObservationDir)
+		}
+		lin.Inputs = append(lin.Inputs, o)
+	}
 	lin.Command = append([]string(nil), opt.Command...)
 	lin.Trigger = opt.Trigger
 
@@ -137,16 +149,16 @@ func Run(ctx context.Context, r *manifest.Repo, w World, opt RunOptions) (RunRes
 	}
 
 	// Did an input change under the step?
-	if len(lin.Inputs) > 0 {
-		rels := make([]string, len(lin.Inputs))
-		for i, in := range lin.Inputs {
+	if tracked > 0 {
+		rels := make([]string, tracked)
+		for i, in := range lin.Inputs[:tracked] {
 			rels[i] = in.Path
 		}
 		st, err := inputStatus(ctx, r, rels)
 		if err != nil {
 			return res, fmt.Errorf("%w: %v", ErrInputChanged, err)
 		}
-		for _, in := range lin.Inputs {
+		for _, in := range lin.Inputs[:tracked] {
 			e := st[in.Path]
 			if e.State != manifest.StateOK {
 				return res, inputStateErr(in.Path, e, ErrInputChanged)

@@ -34,6 +34,9 @@ type World struct {
 	// TagSigner, when set, signs registry tags (unless TagSigning is SignNever)
 	// instead of the configured key; the caller opened it and closes it.
 	TagSigner ssh.Signer
+	// LockWait is how long appending to the audit chain waits for another
+	// process's repository lock (manifest.Repo.Lock); zero: it does not wait.
+	LockWait time.Duration
 }
 
 func (w World) now() time.Time {

@@ -137,7 +137,9 @@ func (r *Repo) checkout1(ctx context.Context, st *objects.Store, m *Manifest, re
 	if err != nil {
 		err = fmt.Errorf("read tree: %w", err)
 	} else if err = checkTree(entries); err == nil {
-		err = dirs.ensure(rel)
+		if err = dirs.ensure(rel); err == nil && caseInsensitive(dirAbs) {
+			err = checkCaseCollisions(entries)
+		}
 	}
 	if err != nil {
 		e.Problems = append(e.Problems, FileProblem{Path: rel, Error: err.Error(), err: err})
@@ -422,6 +424,56 @@ func checkTree(entries []objects.TreeEntry) error {
 		}
 	}
 	return nil
+}
+
+// checkCaseCollisions refuses a tree holding two paths that differ only in case
+// (Data.csv and data.csv, or X/a and x/b): a case-insensitive file system (the
+// default on macOS and Windows, ext4 casefold directories) holds only one of
+// them, so writing both would silently leave one file's bytes under both names.
+func checkCaseCollisions(entries []objects.TreeEntry) error {
+	seen := make(map[string]string, len(entries))
+	check := func(p string) error {
+		k := strings.ToLower(p)
+		if prev, ok := seen[k]; ok && prev != p {
+			return fmt.Errorf("%w: tree has both %s and %s, which differ only in case and cannot both exist on this case-insensitive file system; check it out on a case-sensitive one, or rename one of them there and add again", ErrUnsupported, prev, p)
+		}
+		seen[k] = p
+		return nil
+	}
+	for _, e := range entries {
+		for i := 0; i < len(e.Path); i++ {
+			if e.Path[i] == '/' {
+				if err := check(e.Path[:i]); err != nil {
+					return err
+				}
+			}
+		}
+		if err := check(e.Path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// caseInsensitive reports whether the file system directory dir is on treats
+// names that differ only in case as one name. It creates, looks up in upper
+// case, and removes a probe file; when unsure it answers false.
+func caseInsensitive(dir string) bool {
+	f, err := os.CreateTemp(dir, ".trove-case-probe-")
+	if err != nil {
+		return false
+	}
+	name := f.Name()
+	f.Close()
+	defer os.Remove(name)
+	base := filepath.Base(name)
+	up := strings.ToUpper(base)
+	if up == base {
+		return false
+	}
+	a, err1 := os.Lstat(name)
+	b, err2 := os.Lstat(filepath.Join(dir, up))
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 
 // dirGuard creates the directories checkout writes into and makes sure that none

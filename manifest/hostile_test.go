@@ -347,3 +347,56 @@ func TestCheckTree(t *testing.T) {
 		}
 	}
 }
+
+// A tree whose paths differ only in case cannot be written on a case-insensitive
+// file system: checkout refuses it there, naming both paths.
+func TestCheckCaseCollisions(t *testing.T) {
+	e := func(paths ...string) []objects.TreeEntry {
+		var out []objects.TreeEntry
+		for _, p := range paths {
+			out = append(out, objects.TreeEntry{Path: p})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		entries []objects.TreeEntry
+		clash   string
+	}{
+		{e("a", "b", "c/d", "c/e"), ""},
+		{e("Data.csv", "data.csv"), "Data.csv and data.csv"},
+		{e("X/a", "x/b"), "X and x"},
+		{e("dir/README", "dir/readme"), "dir/README and dir/readme"},
+		{e("Ünï/a", "ünï/b"), "Ünï and ünï"},
+	} {
+		err := checkCaseCollisions(tc.entries)
+		switch {
+		case tc.clash == "" && err != nil:
+			t.Errorf("checkCaseCollisions(%v) = %v, want nil", tc.entries, err)
+		case tc.clash != "" && (err == nil || !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), tc.clash)):
+			t.Errorf("checkCaseCollisions(%v) = %v, want ErrUnsupported naming %q", tc.entries, err, tc.clash)
+		}
+	}
+}
+
+// The probe must tell this (case-sensitive) test file system as it is, and
+// must leave nothing behind.
+func TestCaseInsensitiveProbe(t *testing.T) {
+	dir := t.TempDir()
+	// On Linux file systems without casefold, two names differing in case are
+	// two files; ask the file system itself what the answer should be.
+	if err := os.WriteFile(filepath.Join(dir, "probe"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := os.Stat(filepath.Join(dir, "PROBE"))
+	want := err == nil
+	os.Remove(filepath.Join(dir, "probe"))
+	if got := caseInsensitive(dir); got != want {
+		t.Errorf("caseInsensitive = %v, want %v", got, want)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("probe left %v behind", left)
+	}
+	if caseInsensitive(filepath.Join(dir, "missing")) {
+		t.Error("caseInsensitive of a missing directory = true")
+	}
+}

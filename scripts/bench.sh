@@ -107,8 +107,8 @@ fmt_val() {
 }
 
 # row WORK UNIT TROVE_VALUE PEER PEER_VALUE TARGET
-# TARGET is "le X" or "lt X" (ratio trove/peer at most / below X), "abslt X"
-# (trove's own value below X, in UNIT) or "info". An empty value prints n/a.
+# TARGET is "le X" or "lt X" (ratio trove/peer at most / below X), "abslt X" /
+# "absge X" (trove's own value below X / at least X, in UNIT) or "info". An empty value prints n/a.
 row() {
 	local work=$1 unit=$2 tv=$3 peer=$4 pv=$5 target=$6
 	local tdisp pdisp ratio="n/a" r="" tcol ok="n/a" op x
@@ -140,6 +140,12 @@ row() {
 		tcol="< $(fmt_val "$unit" "$x")"
 		if [[ -n $tv ]]; then
 			if awk -v v="$tv" -v x="$x" 'BEGIN { exit !(v < x) }'; then ok=ok; else ok=MISS; fi
+		fi
+		;;
+	absge)
+		tcol=">= $(fmt_val "$unit" "$x")"
+		if [[ -n $tv ]]; then
+			if awk -v v="$tv" -v x="$x" 'BEGIN { exit !(v >= x) }'; then ok=ok; else ok=MISS; fi
 		fi
 		;;
 	*) die "row $work: bad target $target" ;;
@@ -605,42 +611,85 @@ row "5d. pull $HS into a fresh clone: time" s "$t_pull" "rclone copy (down)" "$t
 # --- scale (make bench-scale) -------------------------------------------------------
 
 if [[ $SCALE == 1 ]]; then
-	# TODO: medians and peers (git-lfs, restic) at this scale; single runs for now.
+	# Single runs: each step takes minutes. Peers where they do the same job.
 	HSF=$(printf "%'d" "$SCALE_FILES" 2>/dev/null || echo "$SCALE_FILES")
+	# scale_change DIR SEED: rewrite 10 files spread over the tree (paths computed,
+	# not searched: a find over a million files would dominate).
+	scale_change() {
+		local i n
+		for i in 0 7 13 29 41 53 67 71 83 97; do
+			n=$((i * SCALE_FILES / 100 + $2))
+			head -c 3000 /dev/urandom >"$1/scale/$(printf 'd%03d/f%07d.bin' $((n % 1000)) "$n")"
+		done
+	}
+	# timed_rss NAME COMMAND: one run; sets T_NAME (seconds) and M_NAME (peak RSS bytes).
+	timed_rss() {
+		local t0 t1 m
+		t0=$(date +%s%N)
+		m=$(rss "$2") || die "scale: $1 failed: $2"
+		t1=$(date +%s%N)
+		printf -v "T_$1" '%s' "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", (b - a) / 1e9 }')"
+		printf -v "M_$1" '%s' "$m"
+	}
 	log "scale: generating $SCALE_FILES small files in 1000 directories"
 	"$BT" smallfiles "$D/scale" "$SCALE_FILES" 1000 1K 8K 7
 	sync
 	R=$W/rs
 	mkdir -p "$R"
 	(cd "$R" && git init -q && "$TROVE" init -q && mv "$D/scale" scale && sync) || die "cannot prepare $R"
-	t_sa=$(time1 "cd '$R' && '$TROVE' add -q scale >/dev/null") || die "trove add of $SCALE_FILES files failed"
+	timed_rss add "cd '$R' && '$TROVE' add -q scale >/dev/null"
+	rate=$(awk -v n="$SCALE_FILES" -v t="$T_add" 'BEGIN { printf "%d", n / t }')
 	(cd "$R" && "$TROVE" status -q >/dev/null) || die "trove status failed"
 	t_ss=$(time1 "cd '$R' && '$TROVE' status -q >/dev/null") || die "trove status failed"
+	before=$(store_bytes "$R/.trove/store")
+	(cd "$R" && git add -A && git commit -q -m v1 && scale_change "$R" 1 && sync) || die "scale: commit failed"
+	timed_rss add2 "cd '$R' && '$TROVE' add -q scale >/dev/null"
+	growth=$(($(store_bytes "$R/.trove/store") - before))
+	(cd "$R" && git commit -qam v2 && "$TROVE" diff -q HEAD~1 HEAD >/dev/null) || die "scale: trove diff failed"
+	t_sd=$(hf_trove trove-diff-scale "" "'$TROVE' diff -q HEAD~1 HEAD" "$R")
+	mkdir -p "$W/rs-remote"
+	(cd "$R" && "$TROVE" remote add -q scale "$W/rs-remote" >/dev/null) || die "scale: remote add failed"
+	timed_rss push "cd '$R' && '$TROVE' push -q --remote scale >/dev/null"
+	timed_rss verify "cd '$R' && '$TROVE' verify -q >/dev/null"
+	timed_rss gc "cd '$R' && '$TROVE' gc -q >/dev/null"
+	rm -rf "$W/rs-remote"
 	G=$W/gs
 	mkdir -p "$G"
 	(cd "$G" && git init -q && mv "$R/scale" scale && sync) || die "cannot prepare $G"
 	rm -rf "$R"
 	t_ga=$(time1 "cd '$G' && git add -A") || t_ga=""
-	t_gs=""
+	t_gs="" t_gd=""
 	if [[ -n $t_ga ]] && (cd "$G" && git commit -q -m scale && git status >/dev/null); then
 		t_gs=$(time1 "cd '$G' && git status >/dev/null") || t_gs=""
+		if (cd "$G" && scale_change "$G" 2 && git commit -qam v2); then
+			t_gd=$(hf_peer git git-diff-stat-scale "" "git diff --stat HEAD~1 HEAD" "$G")
+		fi
 	fi
 	rm -rf "$G"
-	row "S. add $HSF small files: time (1 run)" s "$t_sa" "git add -A" "$t_ga" "info"
-	row "S. status, $HSF unchanged files: time (1 run)" s "$t_ss" "git status" "$t_gs" "info"
+	row "S. add $HSF small files: time (1 run)" s "$T_add" "git add -A" "$t_ga" "info"
+	row "S. add $HSF small files: files per second" n "$rate" "-" "" "absge 10000"
+	row "S. add $HSF small files: peak RSS" B "$M_add" "-" "" "abslt $((512 << 20))"
+	row "S. status, $HSF unchanged files: time (1 run)" s "$t_ss" "git status" "$t_gs" "le 2"
+	row "S. add again, 10 files changed: time (1 run)" s "$T_add2" "-" "" "info"
+	row "S. add again, 10 files changed: bytes stored" B "$growth" "changed bytes" "30000" "info"
+	row "S. diff of two commits, 10 of $HSF files changed: time" s "$t_sd" "git diff --stat" "$t_gd" "le 2"
+	row "S. push $HSF files to a directory remote: time (1 run)" s "$T_push" "-" "" "info"
+	row "S. push $HSF files: peak RSS" B "$M_push" "-" "" "abslt $((512 << 20))"
+	row "S. verify $HSF files: time (1 run)" s "$T_verify" "-" "" "info"
+	row "S. verify $HSF files: peak RSS" B "$M_verify" "-" "" "abslt $((512 << 20))"
+	row "S. gc, $HSF files, nothing to delete: time (1 run)" s "$T_gc" "-" "" "info"
+	row "S. gc: peak RSS" B "$M_gc" "-" "" "abslt $((512 << 20))"
 
 	log "scale: generating $SCALE_SIZE random file"
 	"$BT" gen "$D/scale.bin" "$SCALE_SIZE" 8
 	R=$W/rsb
 	mkdir -p "$R"
 	(cd "$R" && git init -q && "$TROVE" init -q && ln "$D/scale.bin" scale.bin && sync) || die "cannot prepare $R"
-	t0=$(date +%s%N)
-	rss_sb=$(rss "cd '$R' && '$TROVE' add -q scale.bin >/dev/null") || die "trove add $SCALE_SIZE failed"
-	t_sb=$(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN { printf "%.6f\n", (b - a) / 1e9 }')
+	timed_rss big "cd '$R' && '$TROVE' add -q scale.bin >/dev/null"
 	t_sbb=$(hf_peer b3sum b3sum-scale "" "b3sum --num-threads 1 '$D/scale.bin' >/dev/null")
 	rm -rf "$R" "$D/scale.bin"
-	row "S. add $SCALE_SIZE random file: time (1 run)" s "$t_sb" "b3sum --num-threads 1" "$t_sbb" "info"
-	row "S. add $SCALE_SIZE random file: peak RSS" B "$rss_sb" "-" "" "abslt $((256 << 20))"
+	row "S. add $SCALE_SIZE random file: time (1 run)" s "$T_big" "b3sum --num-threads 1" "$t_sbb" "info"
+	row "S. add $SCALE_SIZE random file: peak RSS" B "$M_big" "-" "" "abslt $((256 << 20))"
 fi
 
 # --- the table ----------------------------------------------------------------------

@@ -294,7 +294,7 @@ echo "trained on $(($(wc -l <data/train.csv) - 1)) rows: $(cat metrics.json)"
 EOF
 chmod +x train.sh
 show cat train.sh
-printf '%s\n' metrics.json report.html provenance.json >>.gitignore
+printf '%s\n' metrics.json report.html provenance.json audit.tar >>.gitignore
 say ".gitignore keeps the step's metrics file and the reports out of git"
 say "trove run refuses a dirty tree (the code it records must be a commit): commit first"
 show git add .gitignore train.sh data/eval.csv.trove data/.gitignore
@@ -356,6 +356,11 @@ rules:
     roles: [model-risk]
     max_age: 14d
     distinct_from_author: true
+monitors:                      # judged on production metrics by trove monitor
+  - id: accuracy-drift         # production accuracy may fall at most 0.05 below
+    type: drift                # what the evaluation measured at training time
+    metric: accuracy
+    max_drop: 0.05
 EOF
 show cat .trove/policy.yaml
 cat >.trove/roles.yaml <<'EOF'
@@ -367,10 +372,11 @@ if [ "$signing" = yes ]; then
 	say "alice (model risk) approves with her SSH key, made for the demo too"
 	show ssh-keygen -q -t ed25519 -N '' -C alice@example.com -f ../keys/alice
 	say ".trove/allowed_signers (OpenSSH's format) says whose key is whose, and for what: alice"
-	say "signs approvals (namespace trove) and tags, the trainer tags only (namespace git)"
+	say "and the trainer sign tags (namespace git) and audit entries (namespace trove); only the"
+	say "model-risk role in .trove/roles.yaml makes alice's approvals count"
 	{
 		echo "alice@example.com namespaces=\"git,trove\" $(cat "$keys/alice.pub")"
-		echo "trainer@example.com namespaces=\"git\" $(cat "$keys/trainer.pub")"
+		echo "trainer@example.com namespaces=\"git,trove\" $(cat "$keys/trainer.pub")"
 	} >.trove/allowed_signers
 	show cat .trove/allowed_signers
 	say ".trove/roles.yaml says who holds which role"
@@ -428,6 +434,38 @@ show trove export model@v0.0.1 --format intoto -o provenance.json
 say "provenance.json: an in-toto Statement with an SLSA Provenance predicate (unsigned);"
 say "--format openlineage and --format cyclonedx write the same facts for other tools"
 
+step "the audit chain: every registration, promotion and approval, signed and hash-chained"
+say "refs/trove/audit travels with git push/fetch; trove audit verify re-checks it offline:"
+say "signatures against allowed_signers as of each record, no gap, no reordering, no rewrite,"
+say "model digests against manifests, the bytes against their digests, lineage inputs in history"
+show trove audit verify
+show trove report model@v0.0.1 --bundle audit.tar
+say "audit.tar: report, records, allowed signers and transcript; an auditor runs"
+say "\`trove audit verify --bundle audit.tar\` anywhere, with the binary alone"
+
+mstage=production
+[ "$signing" = yes ] || mstage=staging
+step "in $mstage: production metrics come back, the monitors judge them"
+trained=$(sed -n 's/.*"accuracy": \([0-9.]*\).*/\1/p' metrics.json)
+awk -v a="$trained" 'BEGIN { printf "{\"accuracy\": %.4f, \"samples\": 5000}\n", a - 0.01 }' >../healthy.json
+awk -v a="$trained" 'BEGIN { printf "{\"accuracy\": %.4f, \"samples\": 5000}\n", a - 0.12 }' >../degraded.json
+say "a day of production: accuracy close to the $trained measured at training time"
+show trove observe "model@$mstage" --metrics ../healthy.json --source demo
+show trove monitor --stage "$mstage"
+say "a day later the data has shifted: accuracy fell by 0.12"
+sleep 1 # (a day, in the demo's time: windows are named by their end, to the second)
+show trove observe "model@$mstage" --metrics ../degraded.json --source demo
+rc=0
+show trove monitor --stage "$mstage" --emit ../retrain-event.json || rc=$?
+if [ "$rc" != 4 ]; then
+	echo "demo: error: trove monitor exited $rc, not 4 (retrain recommended)" >&2
+	exit 1
+fi
+say "exit 4, retrain recommended: ../retrain-event.json is a CloudEvents event a pipeline"
+say "triggers on; \`trove run --trigger ../retrain-event.json ...\` links the next model to it"
+show trove export --format prometheus -o ../trove.prom
+say "../trove.prom: the registry's state for dashboards (stage holders, ages, drift, monitor status)"
+
 held="a model approved and in production"
 [ "$signing" = yes ] || held="a model in staging (production needs a signed approval)"
 printf '\n%sdone in %ds.%s Everything is in %s:\n' "$bold" $(($(date +%s) - start)) "$off" "$tmp"
@@ -450,6 +488,8 @@ printf '  %-60s # %s\n' \
 	"$t lineage data/train.csv --downstream" "which models were made from this data?" \
 	"$t check model@v0.0.1 --stage production --format junit" "the policy's verdict, for CI" \
 	"$t report model@staging" "the report of the version in staging, as Markdown" \
+	"$t audit verify --bundle audit.tar" "what an auditor runs: the bundle checked alone, offline" \
+	"$t observations model" "the production metrics recorded against each version" \
 	"$t export model@v0.0.1 --format cyclonedx" "an ML-BOM of the model and its data" \
 	"$t hooks install" "git commit/push/pull then keep the data in step" \
 	"$t gc --dry-run" "what garbage collection would delete (nothing yet)" \

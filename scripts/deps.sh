@@ -3,7 +3,7 @@
 # only when they are missing.
 set -euo pipefail
 case "${1:-test}" in
-  test)  want=(b3sum git) ;;
+  test)  want=(b3sum git chromium fonts-dejavu-core) ;;
   bench) want=(b3sum git git-lfs git-annex restic rclone casync hyperfine time) ;;
   *) echo "usage: $0 test|bench" >&2; exit 2 ;;
 esac

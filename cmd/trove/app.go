@@ -93,7 +93,11 @@ func newApp(e *env) *cli.App {
 			approveCommand(e),
 			approvalsCommand(e),
 			reportCommand(e),
+			observeCommand(e),
+			observationsCommand(e),
+			monitorCommand(e),
 			exportCommand(e),
+			auditCommand(e),
 			versionCommand(e),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {

@@ -63,6 +63,7 @@ func TestKilledCommandsLeaveConsistentState(t *testing.T) {
 	if m, _ := filepath.Glob(filepath.Join(repo, ".trove", "store", "midx", "*.midx")); len(m) == 0 {
 		t.Fatal("the base add wrote no midx file: the test no longer exercises it")
 	}
+	nObs := addObservations(t, repo, 40)
 	tr.must(repo, "push")
 	baseDigest := b3file(t, filepath.Join(repo, "data", "base.bin"))
 
@@ -125,6 +126,9 @@ func TestKilledCommandsLeaveConsistentState(t *testing.T) {
 		killAfter(clone, time.Duration(rng.Intn(200))*time.Millisecond, "pull")
 		tr.must(clone, "pull")
 		tr.must(clone, "verify", "--deep")
+		if got := countObservations(t, clone); got != nObs {
+			t.Fatalf("round %d: the clone has %d observations after a killed pull and a rerun, want %d", round, got, nObs)
+		}
 		if a, b := b3file(t, filepath.Join(repo, name)), b3file(t, filepath.Join(clone, name)); a != b {
 			t.Fatalf("round %d: clone's %s differs", round, name)
 		}

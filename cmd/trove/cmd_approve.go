@@ -134,6 +134,7 @@ func approveCommand(e *env) *cli.Command {
 			if err != nil {
 				return approveErr(err)
 			}
+			e.auditWarning(res.Audit)
 			if res.OwnRegistration {
 				fmt.Fprintf(e.stderr, "trove: warning: %s registered %s@%s: an approvals rule with distinct_from_author (the default) will not count this approval\n",
 					res.Record.Principal, res.Record.Name, res.Record.Version)

@@ -98,7 +98,7 @@ func addCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "kind", Usage: "dataset, model or artifact (default: the previous kind, or dataset)"},
 			&cli.StringFlag{Name: "name", Usage: "artifact name (default: the file or directory name)"},
 			&cli.StringSliceFlag{Name: "meta", Usage: "metadata KEY=VALUE (owner, license, classification, description...); repeatable"},
-			&cli.StringSliceFlag{Name: "input", Usage: "record lineage by hand: a tracked artifact this was made from, [ROLE=]PATH; repeatable"},
+			&cli.StringSliceFlag{Name: "input", Usage: "record lineage by hand: a tracked artifact this was made from, [ROLE=]PATH, or a production observation, ROLE=blake3:ID or ROLE=FILE; repeatable"},
 			jsonFlag, quietFlag, jobsFlag,
 		},
 		Action: func(c *cli.Context) error {

@@ -23,16 +23,22 @@ func exportCommand(e *env) *cli.Command {
 			"model, one JSON object a line, in the namespace trove://REPOSITORY.\n" +
 			"cyclonedx: a CycloneDX 1.6 ML-BOM: the model with its model card, the data it was\n" +
 			"made from as components, and the lineage as dependencies.\n" +
-			"The facts are those of `trove report`; a failed check is exit status 3.",
-		ArgsUsage: "NAME@VERSION",
+			"The facts are those of `trove report`; a failed check is exit status 3.\n" +
+			"prometheus: the registry's operational state for every model (or the NAMEs given):\n" +
+			"each stage's version, time since promotion, training data age, policy status, the\n" +
+			"latest monitoring result and drift values, as a Prometheus text exposition file.",
+		ArgsUsage: "NAME@VERSION | --format prometheus [NAME...]",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: strings.Join(export.Formats, ", ")},
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: strings.Join(export.Formats, ", ") + ", " + export.FormatPrometheus},
 			reportOutputFlag,
 			&cli.BoolFlag{Name: "rehash", Usage: "re-read the model's bytes for the SHA-256 even when it is cached"},
 			&cli.BoolFlag{Name: "sha256-inputs", Usage: "also compute the SHA-256 of the model's direct inputs (when their bytes are local)"},
 			quietFlag,
 		},
 		Action: func(c *cli.Context) error {
+			if c.String("format") == export.FormatPrometheus {
+				return e.exportPrometheus(c)
+			}
 			if c.NArg() != 1 {
 				return usageErr("export needs exactly one NAME@VERSION", "e.g. trove export churn@v1.2.0 --format intoto -o churn.intoto.json")
 			}
@@ -42,9 +48,9 @@ func exportCommand(e *env) *cli.Command {
 				known = known || f == format
 			}
 			if !known {
-				return usageErr(fmt.Sprintf("--format %q: want %s", format, strings.Join(export.Formats, ", ")))
+				return usageErr(fmt.Sprintf("--format %q: want %s or %s", format, strings.Join(export.Formats, ", "), export.FormatPrometheus))
 			}
-			rep, err := e.buildReport(c, c.Args().First(), c.Bool("sha256-inputs"))
+			rep, _, _, err := e.buildReport(c, c.Args().First(), c.Bool("sha256-inputs"), false)
 			if err != nil {
 				return err
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/trove-dev/trove/governance"
 	"github.com/trove-dev/trove/manifest"
 	"github.com/trove-dev/trove/objects"
 	"github.com/trove-dev/trove/remote"
@@ -134,6 +135,24 @@ func (e *env) hookPrePush(c *cli.Context) error {
 		return err
 	}
 	defer r.Close()
+	var lines []string
+	sc := bufio.NewScanner(e.stdin)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	// The audit chain travels in its own ref: a push of registry tags
+	// without it publishes acts whose records stay behind.
+	tags, chain := false, false
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) >= 3 && strings.Trim(f[1], "0") != "" {
+			tags = tags || strings.HasPrefix(f[2], "refs/tags/") && strings.ContainsAny(f[2], "@#")
+			chain = chain || f[2] == governance.AuditRef
+		}
+	}
+	if tags && !chain && !c.Bool("quiet") {
+		fmt.Fprintf(e.stderr, "trove: warning: pre-push: registry tags are pushed without the audit chain: also `git push %s %s`\n", orDash(c.Args().Get(1)), governance.AuditRef)
+	}
 	cfg, err := r.LoadConfig()
 	if err != nil {
 		return err
@@ -144,9 +163,8 @@ func (e *env) hookPrePush(c *cli.Context) error {
 	}
 	var tracked []manifest.Tracked
 	seen := map[string]bool{}
-	sc := bufio.NewScanner(e.stdin)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
+	for _, l := range lines {
+		f := strings.Fields(l)
 		if len(f) < 2 || strings.Trim(f[1], "0") == "" {
 			continue // a deleted ref pushes nothing
 		}
@@ -212,7 +230,7 @@ func (e *env) hookPostCheckout(c *cli.Context) error {
 	cfg, err := r.LoadConfig()
 	r.Close()
 	if err == nil && (len(cfg.Remotes) > 0 || e.getenv("TROVE_REMOTE") != "") {
-		_, err = e.fetch(c, true, nil)
+		_, err = e.fetch(c, true, nil, false)
 	} else {
 		var rr *manifest.Repo
 		var done func()

@@ -61,7 +61,15 @@ func (e *env) tagWarnings(ws []string) {
 }
 
 func pushHint(tag string) string {
-	return fmt.Sprintf("hint: publish it with `git push origin %s` (or `git push --follow-tags`)", tag)
+	return fmt.Sprintf("hint: publish it and its audit record with `git push origin %s %s`", tag, governance.AuditRef)
+}
+
+// auditWarning says when the audit entry just appended will not verify as
+// things stand (unsigned while signers are listed, a key not listed).
+func (e *env) auditWarning(a *governance.AuditAppended) {
+	if a != nil && a.Warning != "" {
+		fmt.Fprintf(e.stderr, "trove: warning: %s\n", a.Warning)
+	}
 }
 
 func registerCommand(e *env) *cli.Command {
@@ -117,6 +125,7 @@ func registerCommand(e *env) *cli.Command {
 
 // tagCreated prints the result of a registry action.
 func (e *env) tagCreated(c *cli.Context, res *governance.TagResult, summary string) error {
+	e.auditWarning(res.Audit)
 	if c.Bool("json") {
 		if err := writeJSON(e.stdout, res); err != nil {
 			return err

@@ -56,6 +56,19 @@ func (e *env) openRemote(ctx context.Context, r *manifest.Repo, name string) (re
 	return rem, name, nil
 }
 
+// hasRemote reports whether a remote is named or configured, so that a
+// command that can do without one (a pull with nothing to fetch) skips it.
+func (e *env) hasRemote(r *manifest.Repo, name string) (bool, error) {
+	if name != "" || e.getenv("TROVE_REMOTE") != "" {
+		return true, nil
+	}
+	cfg, err := r.LoadConfig()
+	if err != nil {
+		return false, err
+	}
+	return len(cfg.Remotes) > 0, nil
+}
+
 func orNone(s []string) string {
 	if len(s) == 0 {
 		return "none"
@@ -353,15 +366,24 @@ func pushCommand(e *env) *cli.Command {
 			if err != nil {
 				return remoteErr(err, rem)
 			}
+			// Production observations and monitoring events travel with the data.
+			mres, err := monitorStore(r).Push(c.Context, monitorBlobs(rem))
+			if err != nil {
+				return syncErr(err, rem)
+			}
 			if c.Bool("json") {
 				if err := writeJSON(e.stdout, struct {
 					Remote    string `json:"remote"`
 					Artifacts int    `json:"artifacts"`
 					remote.PushResult
-					Seconds float64 `json:"seconds"`
-				}{name, len(ts), res, time.Since(start).Seconds()}); err != nil {
+					MonitorFiles int     `json:"monitor_files"`
+					Seconds      float64 `json:"seconds"`
+				}{name, len(ts), res, mres.Sent, time.Since(start).Seconds()}); err != nil {
 					return err
 				}
+			}
+			if mres.Sent > 0 {
+				e.summary(c, "pushed %s to %s", plural(int64(mres.Sent), "monitoring file"), name)
 			}
 			e.summary(c, "pushed %s to %s: %s sent (%s), %s already there (%s), in %s",
 				plural(int64(len(ts)), "artifact"), name, plural(int64(res.Packs), "pack"), human(res.Bytes),
@@ -406,7 +428,7 @@ func fetchCommand(e *env) *cli.Command {
 		Flags: []cli.Flag{remoteFlag, jobsFlag, jsonFlag, quietFlag,
 			&cli.StringFlag{Name: "rev", Usage: "fetch what the manifests at this git revision name"}},
 		Action: func(c *cli.Context) error {
-			_, err := e.fetch(c, false, c.Args().Slice())
+			_, err := e.fetch(c, false, c.Args().Slice(), true)
 			return err
 		},
 	}
@@ -421,7 +443,7 @@ func pullCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "overwrite local changes that were never added"},
 			&cli.StringFlag{Name: "rev", Usage: "bring the data as it was at this git revision (branch, tag, commit, HEAD~N)"}},
 		Action: func(c *cli.Context) error {
-			_, err := e.fetch(c, true, c.Args().Slice())
+			_, err := e.fetch(c, true, c.Args().Slice(), true)
 			return err
 		},
 	}
@@ -431,11 +453,18 @@ type fetchReport struct {
 	Remote    string `json:"remote"`
 	Artifacts int    `json:"artifacts"`
 	remote.FetchResult
-	Checkout []manifest.CheckoutEntry `json:"checkout,omitempty"`
-	Seconds  float64                  `json:"seconds"`
+	// MonitorFiles counts the observations and monitoring events fetched.
+	MonitorFiles int                      `json:"monitor_files"`
+	Checkout     []manifest.CheckoutEntry `json:"checkout,omitempty"`
+	Seconds      float64                  `json:"seconds"`
 }
 
-func (e *env) fetch(c *cli.Context, checkout bool, paths []string) (*fetchReport, error) {
+// fetch brings the chunks of the selected manifests (all, or those under paths)
+// into the store, then, with checkout, restores the files. A whole fetch or pull
+// (no paths, no --rev) also brings down the monitoring files the store lacks;
+// with monitor false (the git hooks, which must not reach the network when the
+// data is all there) it never does.
+func (e *env) fetch(c *cli.Context, checkout bool, paths []string, monitor bool) (*fetchReport, error) {
 	r, done, err := e.openLocked(c)
 	if err != nil {
 		return nil, err
@@ -487,10 +516,28 @@ func (e *env) fetch(c *cli.Context, checkout bool, paths []string) (*fetchReport
 		}
 	}
 	prog.done()
+	// Production observations and monitoring events travel with the data: what
+	// the remote has and this store lacks comes down too, verified file by file.
+	var monitorFiles int
+	monitor = monitor && len(paths) == 0 && c.String("rev") == ""
+	if err == nil && monitor && !opened {
+		var has bool
+		if has, err = e.hasRemote(r, c.String("remote")); err == nil && has {
+			rem, name, err = e.openRemote(c.Context, r, c.String("remote"))
+			opened = err == nil
+		}
+	}
+	if err == nil && monitor && opened {
+		mres, merr := monitorStore(r).Pull(c.Context, monitorBlobs(rem), "")
+		monitorFiles = mres.Received
+		if merr != nil {
+			err = syncErr(merr, rem)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	rep := &fetchReport{Remote: name, Artifacts: len(ts), FetchResult: total}
+	rep := &fetchReport{Remote: name, Artifacts: len(ts), FetchResult: total, MonitorFiles: monitorFiles}
 	if name == "" {
 		rep.Remote = "(nothing to fetch)"
 	}
@@ -512,6 +559,9 @@ func (e *env) fetch(c *cli.Context, checkout bool, paths []string) (*fetchReport
 		}
 	}
 	verb := "fetched"
+	if monitorFiles > 0 {
+		e.summary(c, "fetched %s from %s", plural(int64(monitorFiles), "monitoring file"), name)
+	}
 	if checkout {
 		verb = "pulled"
 		var restored int64

@@ -7,11 +7,14 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/trove-dev/trove/governance"
 	rpt "github.com/trove-dev/trove/governance/report"
 	"github.com/trove-dev/trove/objects"
 )
@@ -19,28 +22,38 @@ import (
 var reportOutputFlag = &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of stdout"}
 
 // buildReport gathers the report of the model version ref names.
-func (e *env) buildReport(c *cli.Context, ref string, inputSHA bool) (*rpt.Report, error) {
+// With audit, the audit chain is verified too (as `trove audit verify REF`
+// would) and its transcript ends the report's; the evidence is returned for a
+// bundle.
+func (e *env) buildReport(c *cli.Context, ref string, inputSHA, audit bool) (*rpt.Report, *governance.AuditTranscript, *governance.AuditEvidence, error) {
 	w, err := e.world()
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	r, err := e.open()
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	defer r.Close()
 	stages, err := configStages(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
+	}
+	var t *governance.AuditTranscript
+	var ev *governance.AuditEvidence
+	if audit {
+		if t, ev, err = e.auditTranscript(c, r, ref, false, ""); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	rep, err := rpt.Build(c.Context, r, rpt.Options{
 		Ref: ref, Stages: stages, Now: w.Now(), Generator: "trove " + troveVersion(),
-		Rehash: c.Bool("rehash"), InputSHA256: inputSHA,
+		Rehash: c.Bool("rehash"), InputSHA256: inputSHA, Audit: t,
 	})
 	if err != nil {
-		return nil, govErr(err)
+		return nil, nil, nil, govErr(err)
 	}
-	return rep, nil
+	return rep, t, ev, nil
 }
 
 // writeReportOut writes data to --output (atomically, relative to the current
@@ -80,6 +93,7 @@ func reportCommand(e *env) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "md", Usage: "md, json or html"},
 			reportOutputFlag,
+			&cli.StringFlag{Name: "bundle", Usage: "write `FILE.tar`: the report (md, json, html), the audit chain, the evidence and allowed signers, and the verification transcript, for `trove audit verify --bundle`"},
 			&cli.BoolFlag{Name: "rehash", Usage: "re-read the model's bytes for the SHA-256 even when it is cached"},
 			&cli.BoolFlag{Name: "sha256-inputs", Usage: "also compute the SHA-256 of the model's direct inputs (when their bytes are local)"},
 			jsonFlag, quietFlag,
@@ -97,9 +111,22 @@ func reportCommand(e *env) *cli.Command {
 			default:
 				return usageErr(fmt.Sprintf("--format %q: want md, json or html", format))
 			}
-			rep, err := e.buildReport(c, c.Args().First(), c.Bool("sha256-inputs"))
+			rep, t, ev, err := e.buildReport(c, c.Args().First(), c.Bool("sha256-inputs"), true)
 			if err != nil {
 				return err
+			}
+			if b := c.String("bundle"); b != "" {
+				if c.IsSet("output") || c.IsSet("format") {
+					return usageErr("--bundle holds the report in every format: no --output or --format")
+				}
+				w, err := e.world()
+				if err != nil {
+					return err
+				}
+				if err := e.writeBundle(b, rep, t, ev, w.Now()); err != nil {
+					return err
+				}
+				return e.reportDone(c, rep, fmt.Sprintf("audit bundle of %s@%s written to %s (verify it with `trove audit verify --bundle %s`)", rep.Subject.Name, rep.Subject.Version, b, b))
 			}
 			var buf bytes.Buffer
 			switch format {
@@ -120,6 +147,42 @@ func reportCommand(e *env) *cli.Command {
 			return e.reportDone(c, rep, fmt.Sprintf("report of %s@%s (%s) written to %s", rep.Subject.Name, rep.Subject.Version, format, where))
 		},
 	}
+}
+
+// writeBundle writes the audit bundle: the chain and its evidence, the
+// report in every format and the verification transcript.
+func (e *env) writeBundle(file string, rep *rpt.Report, t *governance.AuditTranscript, ev *governance.AuditEvidence, now time.Time) error {
+	var files []governance.BundleFile
+	for _, f := range []struct {
+		name  string
+		write func(io.Writer, *rpt.Report) error
+	}{{"report.md", rpt.WriteMarkdown}, {"report.json", rpt.WriteJSON}, {"report.html", rpt.WriteHTML}} {
+		var b bytes.Buffer
+		if err := f.write(&b, rep); err != nil {
+			return err
+		}
+		files = append(files, governance.BundleFile{Name: f.name, Data: b.Bytes()})
+	}
+	var txt, js bytes.Buffer
+	if err := governance.WriteAuditTranscript(&txt, t); err != nil {
+		return err
+	}
+	if err := writeJSON(&js, t); err != nil {
+		return err
+	}
+	files = append(files, governance.BundleFile{Name: "transcript.txt", Data: txt.Bytes()}, governance.BundleFile{Name: "transcript.json", Data: js.Bytes()})
+	var out bytes.Buffer
+	if err := governance.WriteAuditBundle(&out, ev, now, files); err != nil {
+		return err
+	}
+	p := file
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(e.cwd, p)
+	}
+	if err := objects.WriteFileAtomic(p, out.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	return nil
 }
 
 // reportDone prints the summary and the failed checks; a failed check is exit

@@ -35,7 +35,7 @@ func (e *env) world() (governance.World, error) {
 		}
 		now = func() time.Time { return t }
 	}
-	return governance.World{Now: now, Getenv: e.getenv, Runner: execRunner{}}, nil
+	return governance.World{Now: now, Getenv: e.getenv, Runner: execRunner{}, LockWait: e.lockWait()}, nil
 }
 
 // execRunner runs programs with os/exec. On cancellation (Ctrl-C, SIGTERM) the
@@ -144,14 +144,14 @@ func runCommand(e *env) *cli.Command {
 			"is the JSON result alone. TROVE_NOW fixes the recorded times (tests, replays).",
 		ArgsUsage: "--output PATH [--input [ROLE=]PATH]... -- COMMAND [ARGS...]",
 		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "a tracked artifact the step reads, [ROLE=]PATH (e.g. train=data/train.csv); repeatable"},
+			&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "a tracked artifact the step reads, [ROLE=]PATH (e.g. train=data/train.csv), or a production observation, ROLE=blake3:ID (as `trove observations` prints it) or ROLE=FILE; repeatable"},
 			&cli.StringSliceFlag{Name: "output", Aliases: []string{"o"}, Usage: "a path the step writes, added afterwards; repeatable"},
 			&cli.StringFlag{Name: "name", Usage: "artifact name of the output (one output only)"},
 			&cli.StringFlag{Name: "kind", Usage: "kind of the outputs: dataset, model or artifact (default: the previous kind, or dataset)"},
 			&cli.StringFlag{Name: "params", Usage: "parameters file (YAML or JSON), recorded flattened to dotted keys"},
 			&cli.StringFlag{Name: "metrics", Usage: "metrics file (JSON object of finite numbers) the step writes, recorded in the outputs"},
 			&cli.BoolFlag{Name: "allow-dirty", Usage: "run with uncommitted changes, and record the tree as dirty"},
-			&cli.StringFlag{Name: "trigger", Usage: "what started the step (CI run URL, git ref), recorded as given"},
+			&cli.StringFlag{Name: "trigger", Usage: "what started the step: the file `trove monitor --emit` wrote (one event or a CloudEvents batch: the events about --name's model, or all, are recorded as event:ID), or a CI run URL or git ref, recorded as given"},
 			jsonFlag, quietFlag, jobsFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -188,6 +188,14 @@ func runCommand(e *env) *cli.Command {
 				return err
 			}
 			defer r.Close()
+			trigger, err := e.runTrigger(r, c.String("trigger"), c.String("name"))
+			if err != nil {
+				return err
+			}
+			inputs, observations, err := e.observationInputs(r, inputs)
+			if err != nil {
+				return err
+			}
 			stdout := e.stdout
 			if c.Bool("json") {
 				stdout = e.stderr // stdout is for the JSON result
@@ -196,7 +204,7 @@ func runCommand(e *env) *cli.Command {
 			res, err := governance.Run(c.Context, r, w, governance.RunOptions{
 				Cwd: e.cwd, Inputs: inputs, Outputs: c.StringSlice("output"), Name: c.String("name"), Kind: kind,
 				ParamsFile: c.String("params"), MetricsFile: c.String("metrics"), AllowDirty: c.Bool("allow-dirty"),
-				Trigger: c.String("trigger"), Command: c.Args().Slice(),
+				Trigger: trigger, Observations: observations, Command: c.Args().Slice(),
 				Stdin: e.stdin, Stdout: stdout, Stderr: e.stderr, TroveVersion: troveVersion(),
 				Lock:     func(ctx context.Context) (func(), error) { return r.Lock(ctx, e.lockWait()) },
 				Progress: prog.event, Jobs: c.Int("jobs"),
@@ -245,6 +253,10 @@ func (e *env) addLineage(c *cli.Context, r *manifest.Repo) (*manifest.Lineage, e
 	if err != nil {
 		return nil, err
 	}
+	inputs, observations, err := e.observationInputs(r, inputs)
+	if err != nil {
+		return nil, err
+	}
 	var outs []string
 	for _, p := range c.Args().Slice() {
 		rel, err := r.Rel(e.cwd, p)
@@ -254,7 +266,11 @@ func (e *env) addLineage(c *cli.Context, r *manifest.Repo) (*manifest.Lineage, e
 		outs = append(outs, rel)
 	}
 	lin, _, err := governance.BuildLineage(c.Context, r, governance.LineageOptions{Cwd: e.cwd, Inputs: inputs, Outputs: outs})
-	return lin, govErr(err)
+	if err != nil {
+		return nil, govErr(err)
+	}
+	lin.Inputs = append(lin.Inputs, observations...)
+	return lin, nil
 }
 
 func lineageCommand(e *env) *cli.Command {
@@ -322,7 +338,11 @@ func lineageCommand(e *env) *cli.Command {
 			case "mermaid":
 				err = governance.WriteMermaid(e.stdout, g)
 			default:
-				err = governance.WriteTree(e.stdout, g)
+				if err = governance.WriteTree(e.stdout, g); err == nil {
+					if err = e.writeObservations(r, g); err == nil {
+						err = e.writeTrigger(r, g)
+					}
+				}
 			}
 			if err != nil {
 				return err

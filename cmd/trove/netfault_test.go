@@ -21,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/trove-dev/trove/governance/monitor"
 )
 
 type faultStats struct {
@@ -136,6 +138,9 @@ func TestTransfersSurviveNetworkFaults(t *testing.T) {
 		os.WriteFile(filepath.Join(repo, "data", "many", fmt.Sprintf("f%02d.bin", i)), b, 0o644)
 	}
 	tr.must(repo, "add", "data/big.bin", "data/many")
+	// Production observations travel with the data: push sends them and pull
+	// brings them down, one small request each, through the same faults.
+	nObs := addObservations(t, repo, 30)
 	bucket := fmt.Sprintf("faults%d", time.Now().UnixNano()%1e9)
 	// The bucket is made straight on the server, not through the faults.
 	tr.must(repo, "remote", "add", "direct", "s3://"+bucket, "--endpoint", "http://"+endpoint, "--path-style", "--create-bucket")
@@ -181,6 +186,9 @@ func TestTransfersSurviveNetworkFaults(t *testing.T) {
 			break
 		}
 	}
+	if got := countObservations(t, clone); got != nObs {
+		t.Fatalf("the clone has %d observations after pulls through faults, want %d", got, nObs)
+	}
 	out := tr.must(clone, "verify", "--deep", "--json")
 	var v struct {
 		OK bool `json:"ok"`
@@ -203,3 +211,31 @@ func TestTransfersSurviveNetworkFaults(t *testing.T) {
 }
 
 func code(err error) int { return exitCode(err) }
+
+// addObservations stores n observations of a model "churn" in a repository's
+// local monitor store, as `trove observe` would, and returns n.
+func addObservations(t *testing.T, repo string, n int) int {
+	t.Helper()
+	st := monitor.OpenStore(filepath.Join(repo, ".trove", "store", "monitor"))
+	for i := 0; i < n; i++ {
+		end := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Hour).Format(time.RFC3339)
+		o := &monitor.Observation{Trove: monitor.FormatVersion, Model: "churn", Version: "v1.0.0",
+			Window: monitor.Window{Start: end, End: end}, RecordedAt: end,
+			Metrics: map[string]float64{"accuracy": 0.9 - float64(i)/1000, "samples": 1000}}
+		if _, err := st.Put(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return n
+}
+
+// countObservations lists a repository's observations of "churn", each
+// verified against its name.
+func countObservations(t *testing.T, repo string) int {
+	t.Helper()
+	all, err := monitor.OpenStore(filepath.Join(repo, ".trove", "store", "monitor")).List("churn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(all)
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/trove-dev/trove/governance/report/reporttest"
@@ -56,6 +57,30 @@ func TestReportAndExportValidate(t *testing.T) {
 			if err := reporttest.Validate(t, c, tc.schema, d); err != nil {
 				t.Errorf("%v: does not validate against %s: %v", tc.args, tc.schema, err)
 			}
+		}
+	}
+}
+
+// The audit chain of the report fixture verifies, and the waiver its last
+// promotion's decision applied is in it, pinned with the record.
+func TestAuditVerifyPipeline(t *testing.T) {
+	f := reporttest.Pipeline(t)
+	t.Chdir(f.Dir)
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"trove", "audit", "verify"}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	for _, want := range []string{
+		"ok    waiver    entry 7 (promote churn#production#4): fresh-data waived by alice@example.com until 2027-01-15T00:00:00Z: vendor delay (under policy blake3:",
+		"ok    signature entry 7 (promote churn#production#4): signed by releng@example.com",
+		"ok    signature entry 6 (approve churn@v0.0.2 for production by alice@example.com): signed by alice@example.com",
+		// The data upstream of the models is re-hashed too.
+		"ok    content   data/raw.csv blake3:",
+		"ok    content   data/train.csv blake3:",
+		"result: verified",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("no %q in\n%s", want, stdout.String())
 		}
 	}
 }

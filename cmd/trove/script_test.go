@@ -22,6 +22,8 @@ package main
 //	jsonget FILE PATH                    print the JSON value at PATH (a.b.0.c) of FILE (or stdout)
 //	numcmp A OP B                        compare integers; OP is one of < <= > >= == !=
 //	mode FILE                            print the permission bits in octal, e.g. 0755
+//	promparse FILE                       parse a Prometheus text file with Prometheus's parser; print
+//	                                     each sample as name{label="v",...} value, sorted
 //
 // Run one script with: go test ./cmd/trove -run TestScript/add_file
 // Keep the work directories with: go test ./cmd/trove -run TestScript -testwork
@@ -35,11 +37,14 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -122,14 +127,52 @@ func scriptCondition(cond string) (bool, error) {
 }
 
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
-	"exits":    cmdExits,
-	"gendata":  cmdGendata,
-	"corrupt":  cmdCorrupt,
-	"truncate": cmdTruncate,
-	"capture":  cmdCapture,
-	"jsonget":  cmdJSONGet,
-	"numcmp":   cmdNumcmp,
-	"mode":     cmdMode,
+	"exits":     cmdExits,
+	"gendata":   cmdGendata,
+	"corrupt":   cmdCorrupt,
+	"truncate":  cmdTruncate,
+	"capture":   cmdCapture,
+	"jsonget":   cmdJSONGet,
+	"numcmp":    cmdNumcmp,
+	"mode":      cmdMode,
+	"promparse": cmdPromParse,
+}
+
+// promparse FILE: the file must parse with Prometheus's own text parser
+// (github.com/prometheus/common/expfmt); each sample is printed on a line.
+func cmdPromParse(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: promparse FILE")
+	}
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(ts.ReadFile(args[0])))
+	if neg {
+		if err == nil {
+			ts.Fatalf("promparse: %s parsed", args[0])
+		}
+		return
+	}
+	ts.Check(err)
+	var lines []string
+	for name, f := range fams {
+		for _, m := range f.GetMetric() {
+			var ls []string
+			for _, l := range m.GetLabel() {
+				ls = append(ls, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			v := m.GetGauge().GetValue()
+			if m.Counter != nil {
+				v = m.GetCounter().GetValue()
+			} else if m.Untyped != nil {
+				v = m.GetUntyped().GetValue()
+			}
+			lines = append(lines, fmt.Sprintf("%s{%s} %s", name, strings.Join(ls, ","), strconv.FormatFloat(v, 'g', -1, 64)))
+		}
+	}
+	sort.Strings(lines)
+	for _, l := range lines {
+		fmt.Fprintln(ts.Stdout(), l)
+	}
 }
 
 // exits CODE PROG [ARGS...]: testscript's `! exec` only says "failed"; trove's exit

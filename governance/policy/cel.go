@@ -117,3 +117,72 @@ func (ev *evaluator) cel(s *CELSpec) Result {
 	}
 	return fail("false", expected, nil)
 }
+
+// newMonitorCELEnv: what a cel monitor sees. metrics are the production
+// metrics of the observation, training the metrics recorded in the model's
+// manifest at training time; model, version and stage name what is watched.
+func newMonitorCELEnv() (*cel.Env, error) {
+	return cel.NewEnv(
+		cel.Variable("metrics", cel.MapType(cel.StringType, cel.DoubleType)),
+		cel.Variable("training", cel.MapType(cel.StringType, cel.DoubleType)),
+		cel.Variable("model", cel.StringType),
+		cel.Variable("version", cel.StringType),
+		cel.Variable("stage", cel.StringType),
+		cel.CrossTypeNumericComparisons(true),
+		cel.ParserExpressionSizeLimit(MaxCELExprSize),
+	)
+}
+
+func (d *decoder) compileMonitorCEL(expr string) (cel.Program, []celError) {
+	if d.monitorCELEnv == nil {
+		env, err := newMonitorCELEnv()
+		if err != nil {
+			return nil, []celError{{line: 1, msg: "CEL environment: " + err.Error()}}
+		}
+		d.monitorCELEnv = env
+	}
+	saved := d.celEnv
+	d.celEnv = d.monitorCELEnv
+	defer func() { d.celEnv = saved }()
+	return d.compileCEL(expr)
+}
+
+// MonitorCELInput is what a cel monitor's expression is evaluated on.
+type MonitorCELInput struct {
+	Metrics  map[string]float64
+	Training map[string]float64
+	Model    string
+	Version  string
+	Stage    string
+}
+
+// EvalCEL evaluates a cel monitor. A missing key (metrics.x never observed)
+// is an error whose message says "no such key": the caller reports it as no
+// data. The cost is bounded by CELCostLimit.
+func (m *Monitor) EvalCEL(in MonitorCELInput) (bool, error) {
+	if m.prog == nil {
+		return false, fmt.Errorf("monitor %q: the expression was not compiled", m.ID)
+	}
+	toAny := func(x map[string]float64) map[string]any {
+		out := make(map[string]any, len(x))
+		for k, v := range x {
+			out[k] = v
+		}
+		return out
+	}
+	out, _, err := m.prog.Eval(map[string]any{
+		"metrics": toAny(in.Metrics), "training": toAny(in.Training),
+		"model": in.Model, "version": in.Version, "stage": in.Stage,
+	})
+	if err != nil {
+		if strings.Contains(err.Error(), "cost limit exceeded") {
+			return false, fmt.Errorf("CEL cost limit (%d) exceeded", CELCostLimit)
+		}
+		return false, err
+	}
+	b, ok := out.(types.Bool)
+	if !ok {
+		return false, fmt.Errorf("the expression gave %s, not true or false", out.Type().TypeName())
+	}
+	return bool(b), nil
+}

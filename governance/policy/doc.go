@@ -31,8 +31,12 @@
 //	  - {id: on-remote, type: remote_present}
 //	  - {id: order, type: stage_order}
 //	  - {id: latency, type: cel, expr: "metrics.p95_latency_ms <= 40.0"}
-//	monitors:
+//	monitors:                              # read by `trove monitor` (governance/monitor)
 //	  - {id: accuracy-drift, metric: accuracy, max_drop: 0.05}
+//	  - {id: errors, type: threshold, metric: error_rate, op: "<=", value: 0.02, min_samples: 1000}
+//	  - {id: age-psi, type: data_drift, feature: age, method: psi, max: 0.2}
+//	  - {id: custom, type: cel, expr: "metrics.p95_latency_ms < 1.2 * training.p95_latency_ms"}
+//	  - {id: weekly, metric: accuracy, max_drop: 0.03, window: 7d, min_samples: 10000}
 //	waivers:
 //	  - {rule: fresh-data, artifact: "blake3:...", reason: vendor delay,
 //	     approver: alice@example.com, expires: 2027-01-15}
@@ -73,6 +77,41 @@
 //   - cel: expr, a CEL expression over the input document that must be true. The
 //     variables are the document's top-level keys, plus metrics and meta for
 //     subject.metrics and subject.meta. Evaluation is bounded by CELCostLimit.
+//
+// # Monitors
+//
+// Monitors judge a model version in production on its latest observation
+// (`trove observe`), not a promotion. Every monitor has an id, a type (default
+// drift), optional scope (stages: the stage the version is observed in;
+// artifacts: globs on the model name or path), and optionally min_samples with
+// samples_metric (default "samples"): an observation with fewer samples, or
+// without that metric, gives no_data instead of a verdict.
+//
+// window (a duration, 7d) and/or observations (a count, 1 to 10,000) make a
+// monitor judge the aggregate of several observations of the version instead
+// of the latest alone: those whose window ended within window before the
+// evaluation time, the last observations of them. The samples metric is
+// summed (min_samples then applies to the total); every other metric is the
+// mean over the observations that have it, weighted by their samples when
+// each has a positive count (for a rate, the rate over all the samples) and
+// unweighted otherwise; feature profiles are pooled (histograms with the same
+// edges summed, samples concatenated). No observation in the window is
+// no_data (governance/monitor.Aggregate).
+//
+//   - threshold: metric, op (>=, >, <=, <, ==), value, on the production metric.
+//   - drift: metric; max_drop (absolute) and/or max_drop_ratio (a fraction of
+//     the training value, 0.1 = 10%); higher_is_better (default true). Compares
+//     the production metric with the one recorded in the model's manifest at
+//     training time (`trove run --metrics`).
+//   - data_drift: feature, method (psi, the default, or ks), max: the distance
+//     between the feature's profile in the observation and in the version's
+//     reference profile (`trove observe --reference --features`).
+//   - cel: expr over metrics (production), training (the manifest's metrics),
+//     model, version and stage; reading a metric that was not observed gives
+//     no_data.
+//
+// A monitor whose metric, feature, training value or reference is missing is
+// no_data, never pass. Limits within 1e-9 absorb floating-point noise.
 //
 // A rule is not_applicable when the target stage, the subject's kind or its name
 // and path fall outside its scope; a rule scoped to stages never applies outside a

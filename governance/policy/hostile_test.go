@@ -77,6 +77,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("version: 1\nstages: &s [a]\nrules: [{id: x, type: stage_order, stages: *s}]\n"))
 	f.Add([]byte("version: 1\nrules: [{id: l, type: lineage, require: {inputs: true}}, {id: d, type: data_quality, role: train, max_row_drop: 0.1}]\n"))
 	f.Add([]byte("version: 1\nrules: [{id: f, type: freshness, role: train, max_age: 3d}, {id: ap, type: approvals, min: 2, max_age: 24h}]\n"))
+	f.Add([]byte("version: 1\nmonitors: [{id: w, metric: a, max_drop: 0.1, window: 7d, observations: 3, min_samples: 100}]\n"))
+	f.Add([]byte("version: 1\nmonitors: [{id: w, metric: a, max_drop: 0.1, window: 0d, observations: -1}]\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := Parse("policy.yaml", b)
 		if err != nil {

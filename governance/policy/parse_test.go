@@ -153,6 +153,24 @@ func TestParseErrors(t *testing.T) {
 			`waiver 1: expires "soon": want a date like 2027-01-15 or an RFC 3339 time`},
 		{"monitor missing metric", "version: 1\nmonitors:\n  - {id: m, max_drop: 0.1}\n",
 			`policy.yaml:3:5: monitor "m": missing metric (metric: accuracy)`},
+		{"monitor unknown type", "version: 1\nmonitors:\n  - {id: m, type: drfit, metric: a, max_drop: 0.1}\n",
+			`policy.yaml:3:19: monitor "m": unknown monitor type "drfit"; want one of cel, data_drift, drift, threshold (did you mean "drift"?)`},
+		{"monitor drift without limit", "version: 1\nmonitors:\n  - {id: m, type: drift, metric: a}\n",
+			`policy.yaml:3:5: monitor "m": missing max_drop or max_drop_ratio (max_drop: 0.05)`},
+		{"monitor key of another type", "version: 1\nmonitors:\n  - {id: m, type: threshold, metric: a, op: \"<=\", value: 1, max_drop: 0.1}\n",
+			`monitor "m": unknown key "max_drop"`},
+		{"monitor bad method", "version: 1\nmonitors:\n  - {id: m, type: data_drift, feature: age, method: chi2, max: 0.2}\n",
+			`policy.yaml:3:53: monitor "m": method "chi2"; want psi or ks`},
+		{"monitor negative min_samples", "version: 1\nmonitors:\n  - {id: m, type: threshold, metric: a, op: \"<=\", value: 1, min_samples: -1}\n",
+			`monitor "m": min_samples must not be negative`},
+		{"monitor window not a duration", "version: 1\nmonitors:\n  - {id: m, metric: a, max_drop: 0.1, window: 7days}\n",
+			`monitor "m": window: bad duration "7days"`},
+		{"monitor no observations", "version: 1\nmonitors:\n  - {id: m, metric: a, max_drop: 0.1, observations: 0}\n",
+			`monitor "m": observations must be between 1 and 10000, got 0`},
+		{"monitor observations not a number", "version: 1\nmonitors:\n  - {id: m, metric: a, max_drop: 0.1, observations: many}\n",
+			`monitor "m": observations: want a whole number`},
+		{"monitor cel sees the observation", "version: 1\nmonitors:\n  - {id: m, type: cel, expr: \"subject.metrics.a > 1\"}\n",
+			`monitor "m": CEL expression 1:1: undeclared reference to 'subject'`},
 		{"not yaml", "version: 1\nrules: [\n",
 			`policy.yaml:2: not valid YAML: did not find expected node content`},
 		{"two documents", "version: 1\n---\nversion: 1\n",
@@ -210,5 +228,20 @@ func TestAliasesWithinLimits(t *testing.T) {
 	p := mustParse(t, "version: 1\nstages: &st [dev, production]\nrules:\n  - {id: a, type: remote_present, stages: *st}\n")
 	if !slices.Equal(p.Rules[0].Scope.Stages, []string{"dev", "production"}) {
 		t.Fatalf("%+v", p.Rules[0].Scope)
+	}
+}
+
+func TestMonitorWindow(t *testing.T) {
+	p, err := Parse("policy.yaml", []byte("version: 1\nmonitors:\n  - {id: a, metric: acc, max_drop: 0.1, window: 7d}\n  - {id: b, metric: acc, max_drop: 0.1, observations: 5}\n  - {id: c, metric: acc, max_drop: 0.1, window: 24h, observations: 3}\n  - {id: d, metric: acc, max_drop: 0.1}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []struct {
+		w time.Duration
+		n int
+	}{{7 * 24 * time.Hour, 0}, {0, 5}, {24 * time.Hour, 3}, {0, 0}} {
+		if m := p.Monitors[i]; m.Window != want.w || m.Observations != want.n {
+			t.Errorf("monitor %s: window %v observations %d, want %v %d", m.ID, m.Window, m.Observations, want.w, want.n)
+		}
 	}
 }

@@ -165,14 +165,67 @@ func (*RemotePresentSpec) ruleType() string { return TypeRemotePresent }
 func (*StageOrderSpec) ruleType() string    { return TypeStageOrder }
 func (*CELSpec) ruleType() string           { return TypeCEL }
 
-// Monitor watches a metric after deployment (read by `trove monitor`).
+// Monitor types (`monitors:` in the policy; read by `trove monitor`).
+const (
+	// MonitorThreshold compares a production metric with a constant.
+	MonitorThreshold = "threshold"
+	// MonitorDrift compares a production metric with the value recorded at
+	// training time (the model manifest's metrics): absolute and relative drop.
+	MonitorDrift = "drift"
+	// MonitorDataDrift compares an input feature's profile in production with
+	// the version's reference profile: PSI or KS distance.
+	MonitorDataDrift = "data_drift"
+	// MonitorCEL is a custom condition over the observation.
+	MonitorCEL = "cel"
+)
+
+var monitorTypes = []string{MonitorCEL, MonitorDataDrift, MonitorDrift, MonitorThreshold}
+
+// FormatDuration writes a duration the way policies spell them (7d, 24h, 90m).
+func FormatDuration(x time.Duration) string { return formatDuration(x) }
+
+// MaxMonitorObservations bounds a monitor's `observations:` count.
+const MaxMonitorObservations = 10_000
+
+// Monitor watches a model version in production. Which fields are set depends on
+// Type; see doc.go.
 type Monitor struct {
-	ID             string
-	Metric         string
-	MaxDrop        float64 // absolute worsening allowed from the metric at evaluation
-	HigherIsBetter bool    // default true
-	Scope          Scope
-	Pos            Pos
+	ID          string
+	Type        string
+	Description string
+	// Metric is the production metric (threshold, drift; the training metric of
+	// the same name for drift).
+	Metric string
+	// threshold: Op and Value.
+	Op    string
+	Value float64
+	// drift: the largest allowed worsening from the training value, absolute
+	// (MaxDrop) and as a fraction of it (MaxDropRatio); negative = unchecked.
+	MaxDrop        float64
+	MaxDropRatio   float64
+	HigherIsBetter bool // default true
+	// data_drift: the feature (input column), the method (psi or ks) and the
+	// largest allowed distance.
+	Feature string
+	Method  string
+	Max     float64
+	// cel: the expression.
+	Expr string
+	prog celProgram
+	// MinSamples: fewer than this many samples in the observation (the metric
+	// SamplesMetric, default "samples") gives no_data instead of a verdict; 0
+	// = no minimum.
+	MinSamples    float64
+	SamplesMetric string
+	// Window and Observations make the monitor judge the aggregate of several
+	// observations of the version instead of the latest alone: those whose
+	// window ended within Window before the evaluation time (0: any age), at
+	// most the last Observations of them (0: all). Both 0: the latest only.
+	// governance/monitor.Aggregate says how they are combined.
+	Window       time.Duration
+	Observations int
+	Scope        Scope
+	Pos          Pos
 }
 
 // Waiver turns a failing rule into "waived" for one artifact until it expires.
@@ -685,6 +738,13 @@ func (d *decoder) celSpec(fs []*field, n *yaml.Node, what string) Spec {
 	return s
 }
 
+var monitorKeys = map[string][]string{
+	MonitorThreshold: {"metric", "op", "value"},
+	MonitorDrift:     {"metric", "max_drop", "max_drop_ratio", "higher_is_better"},
+	MonitorDataDrift: {"feature", "method", "max"},
+	MonitorCEL:       {"expr"},
+}
+
 func (d *decoder) monitor(n *yaml.Node, index int, p *Policy) (Monitor, bool) {
 	n = deref(n)
 	what := fmt.Sprintf("monitor %d", index+1)
@@ -692,27 +752,120 @@ func (d *decoder) monitor(n *yaml.Node, index int, p *Policy) (Monitor, bool) {
 	if fs == nil {
 		return Monitor{}, false
 	}
-	m := Monitor{Pos: Pos{n.Line, n.Column}, HigherIsBetter: true}
+	m := Monitor{Pos: Pos{n.Line, n.Column}, HigherIsBetter: true, MaxDrop: -1, MaxDropRatio: -1, SamplesMetric: "samples"}
 	if f := take(fs, "id"); f == nil {
 		d.errorf(n, "%s: missing id", what)
 	} else if id, ok := d.name(f.valNode, what+": id", idRe(), idHint); ok {
 		m.ID = id
 		what = fmt.Sprintf("monitor %q", id)
 	}
-	m.Metric = d.metricName(fs, n, what)
-	if f := d.required(fs, n, what, "max_drop", "max_drop: 0.05"); f != nil {
-		if v, ok := d.number(f.valNode, what+": max_drop"); ok {
-			if v < 0 {
-				d.errorf(deref(f.valNode), "%s: max_drop must not be negative", what)
+	if f := take(fs, "description"); f != nil {
+		m.Description, _ = d.str(f.valNode, what+": description")
+	}
+	// The type may be left out for the original shape (metric and max_drop).
+	m.Type = MonitorDrift
+	if f := take(fs, "type"); f != nil {
+		typ, ok := d.str(f.valNode, what+": type")
+		if !ok {
+			return m, false
+		}
+		if _, known := monitorKeys[typ]; !known {
+			msg := fmt.Sprintf("%s: unknown monitor type %q; want one of %s", what, typ, strings.Join(monitorTypes, ", "))
+			if s := suggest(typ, monitorTypes); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
-			m.MaxDrop = v
+			d.errorf(deref(f.valNode), "%s", msg)
+			d.unknownSkipping(fs)
+			return m, false
+		}
+		m.Type = typ
+	}
+	switch m.Type {
+	case MonitorThreshold:
+		s := d.metricSpec(fs, n, what).(*MetricSpec)
+		m.Metric, m.Op, m.Value = s.Metric, s.Op, s.Value
+	case MonitorDrift:
+		m.Metric = d.metricName(fs, n, what)
+		f1, f2 := take(fs, "max_drop"), take(fs, "max_drop_ratio")
+		if f1 == nil && f2 == nil {
+			d.errorf(n, "%s: missing max_drop or max_drop_ratio (max_drop: 0.05)", what)
+		}
+		for _, x := range []struct {
+			f   *field
+			key string
+			dst *float64
+		}{{f1, "max_drop", &m.MaxDrop}, {f2, "max_drop_ratio", &m.MaxDropRatio}} {
+			if x.f == nil {
+				continue
+			}
+			if v, ok := d.number(x.f.valNode, what+": "+x.key); ok {
+				if v < 0 {
+					d.errorf(deref(x.f.valNode), "%s: %s must not be negative", what, x.key)
+				}
+				*x.dst = v
+			}
+		}
+		if f := take(fs, "higher_is_better"); f != nil {
+			m.HigherIsBetter, _ = d.boolean(f.valNode, what+": higher_is_better")
+		}
+	case MonitorDataDrift:
+		if f := d.required(fs, n, what, "feature", "feature: age"); f != nil {
+			m.Feature, _ = d.name(f.valNode, what+": feature", metaRe(), "use letters, digits, '_', '.', '-'")
+		}
+		m.Method = "psi"
+		if f := take(fs, "method"); f != nil {
+			if v, ok := d.str(f.valNode, what+": method"); ok {
+				if v != "psi" && v != "ks" {
+					d.errorf(deref(f.valNode), "%s: method %q; want psi or ks", what, v)
+				}
+				m.Method = v
+			}
+		}
+		if f := d.required(fs, n, what, "max", "max: 0.2"); f != nil {
+			if v, ok := d.number(f.valNode, what+": max"); ok {
+				if v < 0 {
+					d.errorf(deref(f.valNode), "%s: max must not be negative", what)
+				}
+				m.Max = v
+			}
+		}
+	case MonitorCEL:
+		if f := d.required(fs, n, what, "expr", `expr: "metrics.error_rate < 0.02"`); f != nil {
+			if expr, ok := d.str(f.valNode, what+": expr"); ok {
+				m.Expr = expr
+				prog, errs := d.compileMonitorCEL(expr)
+				for _, e := range errs {
+					d.errorf(deref(f.valNode), "%s: CEL expression %d:%d: %s", what, e.line, e.column+1, e.msg)
+				}
+				m.prog = prog
+			}
 		}
 	}
-	if f := take(fs, "higher_is_better"); f != nil {
-		m.HigherIsBetter, _ = d.boolean(f.valNode, what+": higher_is_better")
+	if f := take(fs, "min_samples"); f != nil {
+		if v, ok := d.number(f.valNode, what+": min_samples"); ok {
+			if v < 0 {
+				d.errorf(deref(f.valNode), "%s: min_samples must not be negative", what)
+			}
+			m.MinSamples = v
+		}
+	}
+	if f := take(fs, "samples_metric"); f != nil {
+		m.SamplesMetric, _ = d.name(f.valNode, what+": samples_metric", metaRe(), "use letters, digits, '_', '.', '-'")
+	}
+	if f := take(fs, "window"); f != nil {
+		m.Window, _ = d.duration(f.valNode, what+": window")
+	}
+	if f := take(fs, "observations"); f != nil {
+		if v, ok := d.integer(f.valNode, what+": observations"); ok {
+			if v < 1 || v > MaxMonitorObservations {
+				d.errorf(deref(f.valNode), "%s: observations must be between 1 and %d, got %d", what, MaxMonitorObservations, v)
+			}
+			m.Observations = v
+		}
 	}
 	m.Scope = d.scope(fs, what, p)
-	d.unknown(fs, what, []string{"id", "metric", "max_drop", "higher_is_better", "stages", "artifacts", "kinds"})
+	keys := append([]string{"id", "type", "description", "min_samples", "samples_metric", "window", "observations", "stages", "artifacts", "kinds"}, monitorKeys[m.Type]...)
+	d.unknown(fs, what, keys)
 	return m, m.ID != ""
 }
 

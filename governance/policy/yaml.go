@@ -71,9 +71,10 @@ func (e *ParseError) Is(target error) bool { return target == ErrInvalid }
 
 // decoder walks yaml.Nodes, collecting positioned errors.
 type decoder struct {
-	file   string
-	errs   []*Error
-	celEnv *cel.Env // made on the first cel rule
+	file          string
+	errs          []*Error
+	celEnv        *cel.Env // made on the first cel rule
+	monitorCELEnv *cel.Env // made on the first cel monitor
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {

@@ -47,6 +47,11 @@ type Options struct {
 	// InputSHA256 also computes the SHA-256 of the subject's direct inputs,
 	// when their bytes are local.
 	InputSHA256 bool
+	// Audit is the transcript of `trove audit verify` on the repository
+	// (governance.VerifyAuditEvidence and the content and lineage checks):
+	// its checks close the report's verification transcript, so the report
+	// and the verifier never disagree. nil: the transcript says it was not run.
+	Audit *governance.AuditTranscript
 }
 
 // ParseRef reads NAME, NAME@VERSION, NAME@latest, NAME#STAGE and NAME@STAGE,
@@ -125,7 +130,34 @@ func Build(ctx context.Context, r *manifest.Repo, opt Options) (*Report, error) 
 	b.history()
 	b.people()
 	b.times()
+	b.audit()
 	return b.rep, nil
+}
+
+// audit appends the audit verifier's checks to the transcript.
+func (b *builder) audit() {
+	t := b.opt.Audit
+	if t == nil {
+		b.check("audit", "trove audit verify: the signed, hash-chained record of registrations, promotions and approvals", CheckSkip, "not run for this report")
+		return
+	}
+	for i, c := range t.Checks {
+		status := CheckPass
+		switch c.Status {
+		case governance.CheckFail:
+			status = CheckFail
+		case governance.CheckWarn, governance.CheckEvent:
+			status = CheckWarn
+		case governance.CheckSkip:
+			status = CheckSkip
+		}
+		b.check(fmt.Sprintf("audit-%d", i+1), "audit "+c.Check+": "+c.Subject, status, c.Detail)
+	}
+	verdict, status := "verified", CheckPass
+	if !t.OK {
+		verdict, status = fmt.Sprintf("%d check(s) failed", t.Failures), CheckFail
+	}
+	b.check("audit", "trove audit verify", status, fmt.Sprintf("%s at %s: %d entries, tree %s: %s", t.Ref, t.Head, t.Entries, t.TreeHash, verdict))
 }
 
 type builder struct {

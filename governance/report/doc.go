@@ -46,7 +46,10 @@
 // committed there with the recorded digests; its times are in order; the
 // policy file parses; every promotion record names the registered version and
 // its decision allowed it (under the policy as it is now, or another); the
-// stage history replays from the tags; approvals load. A failed check does not
+// stage history replays from the tags; approvals load. Then, when
+// Options.Audit is set, the checks of the audit chain's verifier
+// (governance.VerifyAuditEvidence, as `trove audit verify` runs it), which
+// verify the signatures this report only lists. A failed check does not
 // stop the report: Report.Failed tells the caller (the CLI exits with 3).
 //
 // # Formats

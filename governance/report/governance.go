@@ -428,7 +428,7 @@ func (b *builder) people() {
 		add(Person{Role: "approved for " + ap.Stage, Identity: ap.Signer, Source: "signed approval record " + ap.File, At: ap.At, Signature: sig, SignatureType: "ssh", SignatureKey: ap.Key})
 	}
 	b.check("git.signatures", "which registry tags carry a signature", CheckSkip,
-		fmt.Sprintf("%d of %d tags (%s) carry a signature; signatures are not verified here (git verify-tag checks them)", signed, len(tags), strings.Join(tags, ", ")))
+		fmt.Sprintf("%d of %d tags (%s) carry a signature; the audit checks below verify the signatures of their records", signed, len(tags), strings.Join(tags, ", ")))
 }
 
 // times lists the moments the history asserts, and by whose clock.

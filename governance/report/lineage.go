@@ -225,9 +225,16 @@ func (b *builder) checkSteps() {
 		}
 		b.check("step.code:"+run.ID, fmt.Sprintf("the code commit %s of the step that made %s is in the repository", short(run.Code.Commit), what), status, detail)
 		if len(run.Inputs) > 0 {
+			// Production observations are not committed (the monitor store and
+			// the remote keep them, named by their digest): only tracked
+			// inputs are looked for at the code commit.
+			var tracked []RunArtifact
 			paths := make([]string, 0, len(run.Inputs))
 			for _, in := range run.Inputs {
-				paths = append(paths, in.Path)
+				if !governance.IsObservationPath(in.Path) {
+					tracked = append(tracked, in)
+					paths = append(paths, in.Path)
+				}
 			}
 			at := map[string]string{}
 			if ts, err := b.r.ManifestsAt(b.ctx, run.Code.Commit, paths); err == nil {
@@ -238,7 +245,7 @@ func (b *builder) checkSteps() {
 				}
 			}
 			var bad []string
-			for _, in := range run.Inputs {
+			for _, in := range tracked {
 				if at[in.Path] != in.Digest {
 					got := at[in.Path]
 					if got == "" {

@@ -73,8 +73,8 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 	}
 	fmt.Fprintf(&b, "Generated %s by %s in repository %s%s for %s. Report format %s v%d.\n\n",
 		rep.GeneratedAt, orNone(rep.Generator), code(rep.Repository.Name), origin, code(rep.Query), rep.Format, rep.FormatVersion)
-	b.WriteString("> Every time below is asserted by the clock of whoever wrote it (*self-asserted*). Signatures on git\n" +
-		"> tags and commits are reported as present or absent, not verified here: check a tag with `git verify-tag` (gpg.format=ssh) and an approval with `ssh-keygen -Y verify`.\n")
+	b.WriteString("> Every time below is asserted by the clock of whoever wrote it (*self-asserted*). Signatures on the\n" +
+		"> registrations, promotions and approvals are verified by `trove audit verify`, whose checks end the verification transcript.\n")
 	if rep.Failed() {
 		b.WriteString(">\n> **Some verification checks failed**: see the verification transcript.\n")
 	}

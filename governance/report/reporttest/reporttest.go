@@ -169,8 +169,17 @@ func Pipeline(t testing.TB) *Fixture {
 	signer, err := ssh.NewSignerFromKey(priv)
 	check(t, err)
 	f.Alice = ssh.FingerprintSHA256(signer.PublicKey())
-	f.write(".trove/allowed_signers", governance.AllowedSignersLine("alice@example.com", signer.PublicKey())+"\n")
+	// Release engineering signs the last promotion.
+	_, relPriv, err := ed25519.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{43}, 64)))
+	check(t, err)
+	relSigner, err := ssh.NewSignerFromKey(relPriv)
+	check(t, err)
+	f.write(".trove/allowed_signers", governance.AllowedSignersLine("alice@example.com", signer.PublicKey())+"\n"+
+		governance.AllowedSignersLine("releng@example.com", relSigner.PublicKey())+"\n")
 	f.write(".trove/roles.yaml", "version: 1\nroles:\n  model-risk: [alice@example.com]\n")
+	// The trust files are committed before anyone signs under them: the audit
+	// chain checks each signature against the file as of its commit.
+	f.commit("signers and roles", "Rel Eng", "releng@example.com")
 	allowed, err := governance.ReadAllowedSigners(r)
 	check(t, err)
 	roles, err := governance.ReadRoles(r)
@@ -183,7 +192,9 @@ func Pipeline(t testing.TB) *Fixture {
 	check(t, err)
 	f.commit("approve churn@v0.0.2 for production", "Alice", "alice@example.com")
 	waived := &policy.AppliedWaiver{Approver: "alice@example.com", Expires: time.Date(2027, 1, 15, 0, 0, 0, 0, time.UTC), Reason: "vendor delay"}
+	f.World.TagSigner = relSigner
 	f.promote("v0.0.2", "production", time.Date(2026, 3, 8, 9, 0, 0, 0, time.UTC), waived)
+	f.World.TagSigner = nil
 	return f
 }
 
