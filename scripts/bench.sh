@@ -439,12 +439,20 @@ if (cd "$W/gd3" && git init -q && cp -a "$D/small" small && git add -A && git co
 	t_gdiff=$(hf_peer git git-diff-stat-small "" "git diff --stat HEAD~1 HEAD" "$W/gd3")
 fi
 rm -rf "$R" "$W/gd3"
+# The floor under every short trove command: a program that only starts, linked
+# with the libraries trove must use (go-git, minio-go, urfave/cli, tablewriter,
+# zeebo/blake3), and trove itself doing nothing (`trove version`).
+(cd "$ROOT" && go build -o "$W/bin/startup" ./scripts/bench/startup) || die "cannot build scripts/bench/startup"
+t_floor=$(hf_trove startup-required-libs "" "$W/bin/startup" "$W")
+t_version=$(hf_trove trove-version "" "'$TROVE' version" "$W")
 
 row "3. add $HF small files ($(fmt_val B "$SMALL_BYTES")): time" s "$t_sadd" "git add -A" "$t_gadd" "info"
 row "3. add $HF small files: time" s "$t_sadd" "restic backup (first)" "$t_restic" "le 0.5"
 row "3. add $HF small files: peak RSS" B "$rss_sadd" "-" "" "info"
 row "3. status, $HF unchanged files: time" s "$t_status" "git status" "$t_gstatus" "le 1.5"
 row "3. diff of two commits, 10 of $HF files changed: time" s "$t_diff" "git diff --stat" "$t_gdiff" "le 2"
+row "3. start-up only, the required libraries linked: time" s "$t_floor" "git diff --stat" "$t_gdiff" "info"
+row "3. start-up only, trove version: time" s "$t_version" "git diff --stat" "$t_gdiff" "info"
 
 # --- 4. peak RSS of a big add -------------------------------------------------------
 
