@@ -29,6 +29,7 @@ func auditCommand(e *env) *cli.Command {
 		Subcommands: []*cli.Command{
 			auditVerifyCommand(e),
 			auditLogCommand(e),
+			auditSyncCommand(e),
 		},
 	}
 }
