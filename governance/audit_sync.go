@@ -75,13 +75,13 @@ type ForeignSignerError struct {
 	Subject     string // kind and subject
 	Principal   string // the entry's principal
 	Fingerprint string // of the key that signed it
-	Configured  string // fingerprint of the configured key; "" when none is
+	Configured  string // fingerprints of the keys given; "" when none is
 }
 
 func (e *ForeignSignerError) Error() string {
 	have := "no signing key is configured"
 	if e.Configured != "" {
-		have = "the configured signing key is " + e.Configured
+		have = "the signing key(s) here: " + e.Configured
 	}
 	return fmt.Sprintf("local audit entry %d (%s) was signed by %s for %s and %s: re-appending it needs a new signature, and trove signs only with the key that signed it",
 		e.Seq, e.Subject, e.Fingerprint, e.Principal, have)
@@ -91,9 +91,10 @@ func (e *ForeignSignerError) Error() string {
 type AuditSyncOptions struct {
 	// Remote is the git remote ("origin" when empty).
 	Remote string
-	// Signer re-signs this clone's entries; nil: the configured key
-	// (SigningKey), opened only when an entry needs it.
-	Signer ssh.Signer
+	// Signers re-sign this clone's entries, each the entries it signed;
+	// empty: the configured key (SigningKey), opened only when an entry
+	// needs it.
+	Signers []ssh.Signer
 }
 
 // AuditSyncEntry is a local entry the remote lacked.
@@ -204,26 +205,35 @@ func SyncAudit(ctx context.Context, r *manifest.Repo, w World, opt AuditSyncOpti
 		return nil, fmt.Errorf("%w: %w", ErrAuditSync, err)
 	}
 	newHead := rref.Hash()
+	// Ahead only when the remote's head commit is in the local history: the
+	// same entries in other commits (another signature, say) do not
+	// fast-forward.
+	ahead := false
+	if plan.common == len(rlog.Files) && old != nil {
+		if ahead, err = AuditExtends(r.Root, old.Hash().String(), rlog.Head); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case local.Head == rlog.Head:
 		res.Result = SyncUpToDate
-	case plan.common == len(rlog.Files):
+	case ahead:
 		res.Result, newHead = SyncAhead, refHash(old)
 	case len(plan.moved) == 0:
 		res.Result = SyncFastForward
 	default:
 		res.Result = SyncReappended
-		signer := func() (ssh.Signer, error) { return opt.Signer, nil }
-		if opt.Signer == nil {
-			var once ssh.Signer
+		signer := func() ([]ssh.Signer, error) { return opt.Signers, nil }
+		if len(opt.Signers) == 0 {
+			var once []ssh.Signer
 			var closer io.Closer
 			defer func() {
 				if closer != nil {
 					closer.Close()
 				}
 			}()
-			signer = func() (ssh.Signer, error) {
-				if once != nil {
+			signer = func() ([]ssh.Signer, error) {
+				if once != nil || closer != nil {
 					return once, nil
 				}
 				key, _ := signingKey(g, w)
@@ -234,8 +244,8 @@ func SyncAudit(ctx context.Context, r *manifest.Repo, w World, opt AuditSyncOpti
 				if err != nil {
 					return nil, fmt.Errorf("%w: %w", ErrSigning, err)
 				}
-				once, closer = s, c
-				return s, nil
+				once, closer = []ssh.Signer{s}, c
+				return once, nil
 			}
 		}
 		var moved []AuditFile
@@ -398,9 +408,9 @@ func auditContentKey(data []byte) (string, error) {
 // baseFiles), the entries moved, in order: each with the seq, prev and Merkle
 // root of its new place and appended_at set (now, or later when the chain's
 // last entry is later), everything else unchanged; signed again when it was
-// signed, by signer(), which must be the key that signed it. It returns the
-// new head.
-func reappendAudit(g *git.Repository, base plumbing.Hash, baseFiles, moved []AuditFile, signer func() (ssh.Signer, error), now time.Time) (plumbing.Hash, []AuditSyncEntry, error) {
+// signed, by the one of signers() that signed it (none: *ForeignSignerError).
+// It returns the new head.
+func reappendAudit(g *git.Repository, base plumbing.Hash, baseFiles, moved []AuditFile, signers func() ([]ssh.Signer, error), now time.Time) (plumbing.Hash, []AuditSyncEntry, error) {
 	leaves := make([][32]byte, 0, len(baseFiles)+len(moved))
 	var last time.Time
 	prev := ""
@@ -425,15 +435,19 @@ func reappendAudit(g *git.Repository, base plumbing.Hash, baseFiles, moved []Aud
 			if sig, err := tsign.ParseSignature(f.Sig); err == nil {
 				pub, fp = sig.PublicKey, ssh.FingerprintSHA256(sig.PublicKey)
 			}
-			if s, err = signer(); err != nil {
+			have, err := signers()
+			if err != nil {
 				return plumbing.ZeroHash, nil, err
 			}
-			if s == nil || pub == nil || !bytes.Equal(s.PublicKey().Marshal(), pub.Marshal()) {
-				fe := &ForeignSignerError{Seq: e.Seq, Subject: e.Kind + " " + auditSubject(e), Principal: e.Principal, Fingerprint: fp}
-				if s != nil {
-					fe.Configured = ssh.FingerprintSHA256(s.PublicKey())
+			var fps []string
+			for _, k := range have {
+				fps = append(fps, ssh.FingerprintSHA256(k.PublicKey()))
+				if pub != nil && bytes.Equal(k.PublicKey().Marshal(), pub.Marshal()) {
+					s = k
 				}
-				return plumbing.ZeroHash, nil, fe
+			}
+			if s == nil {
+				return plumbing.ZeroHash, nil, &ForeignSignerError{Seq: e.Seq, Subject: e.Kind + " " + auditSubject(e), Principal: e.Principal, Fingerprint: fp, Configured: strings.Join(fps, ", ")}
 			}
 		}
 		at := now.UTC().Truncate(time.Second)

@@ -8,6 +8,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -25,8 +26,9 @@ func auditSyncCommand(e *env) *cli.Command {
 			"over local refs), and builds the chain: the remote's entries, then this clone's entries\n" +
 			"the remote lacks, re-appended with a new seq, prev and Merkle root and appended_at, their\n" +
 			"content (kind, subject, record digests, at, commit) unchanged, and signed again with the\n" +
-			"configured key (--key, TROVE_SIGNING_KEY, or git's user.signingKey with gpg.format ssh).\n" +
-			"trove never signs for someone else: a local entry signed by another key stops the sync.\n" +
+			"key that signed them: --key (repeatable: each key re-signs the entries it signed), else\n" +
+			"TROVE_SIGNING_KEY, else git's user.signingKey with gpg.format ssh. trove never signs for\n" +
+			"someone else: a local entry signed by a key not given stops the sync, changing nothing.\n" +
 			"\n" +
 			"That chain is verified as `trove audit verify` verifies one (chain, signatures, tags,\n" +
 			"approvals, decisions, digests), and it must still hold the remote chain the last sync saw\n" +
@@ -37,7 +39,7 @@ func auditSyncCommand(e *env) *cli.Command {
 			"the new head. Push it then: git push REMOTE refs/trove/audit.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "remote", Aliases: []string{"r"}, Usage: "the git remote (`GITREMOTE`) to sync with", Value: "origin"},
-			&cli.StringFlag{Name: "key", Usage: "the SSH signing key that re-signs this clone's entries (default: TROVE_SIGNING_KEY, then git's user.signingKey)"},
+			&cli.StringSliceFlag{Name: "key", Usage: "an SSH signing key that re-signs the entries it signed (repeatable; default: TROVE_SIGNING_KEY, then git's user.signingKey)"},
 			jsonFlag, quietFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -55,17 +57,16 @@ func auditSyncCommand(e *env) *cli.Command {
 			defer r.Close()
 			opt := governance.AuditSyncOptions{Remote: c.String("remote")}
 			source := "TROVE_SIGNING_KEY or git's user.signingKey"
-			if c.IsSet("key") {
-				key, src, err := e.signingKey(c, r, w)
-				if err != nil {
-					return err
+			for _, k := range c.StringSlice("key") {
+				if !strings.HasPrefix(k, "ssh-") && !strings.HasPrefix(k, "key::") && !strings.HasPrefix(k, "~/") && !filepath.IsAbs(k) {
+					k = filepath.Join(e.cwd, k)
 				}
-				signer, closer, err := governance.OpenSigningKey(c.Context, w, key)
+				signer, closer, err := governance.OpenSigningKey(c.Context, w, k)
 				if err != nil {
-					return keyErr(err, src)
+					return keyErr(err, "--key")
 				}
 				defer closer.Close()
-				opt.Signer, source = signer, src
+				opt.Signers, source = append(opt.Signers, signer), "--key"
 			}
 			res, err := governance.SyncAudit(c.Context, r, w, opt)
 			if err != nil {
