@@ -56,6 +56,10 @@ var (
 	// (a tampered or rewritten remote chain, or a local chain rewritten since
 	// it was verified); nothing was changed.
 	ErrAuditSyncRejected = errors.New("the synced audit chain does not verify")
+	// ErrAuditSyncConflict: both chains record an act under the same registry
+	// tag name (both clones promoted the model, so both took the same #N):
+	// the registry cannot hold both, and sync changes nothing.
+	ErrAuditSyncConflict = errors.New("both clones wrote the same registry tag")
 	// ErrNoGitRemote: the remote named is not a git remote of the repository.
 	ErrNoGitRemote = errors.New("no such git remote")
 )
@@ -203,6 +207,9 @@ func SyncAudit(ctx context.Context, r *manifest.Repo, w World, opt AuditSyncOpti
 	plan, err := planAuditSync(local.Files, rlog.Files)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrAuditSync, err)
+	}
+	if err := tagConflicts(local.Files, rlog.Files, plan, remote); err != nil {
+		return nil, err
 	}
 	newHead := rref.Hash()
 	// Ahead only when the remote's head commit is in the local history: the
@@ -389,6 +396,27 @@ func planAuditSync(local, remote []AuditFile) (*syncPlan, error) {
 		}
 	}
 	return p, nil
+}
+
+// tagConflicts says which registry tag both the remote's new entries and the
+// local ones to re-append record.
+func tagConflicts(local, remote []AuditFile, plan *syncPlan, name string) error {
+	theirs := map[string]int{}
+	for i := plan.common; i < len(remote); i++ {
+		if e, err := DecodeAuditEntry(remote[i].Data); err == nil && e.Tag != "" {
+			theirs[e.Tag] = i + 1
+		}
+	}
+	for _, i := range plan.moved {
+		e, err := DecodeAuditEntry(local[i].Data)
+		if err != nil || e.Tag == "" {
+			continue
+		}
+		if n, ok := theirs[e.Tag]; ok {
+			return fmt.Errorf("%w %s: %s's audit entry %d and this clone's entry %d record different acts under that name", ErrAuditSyncConflict, e.Tag, name, n, i+1)
+		}
+	}
+	return nil
 }
 
 // auditContentKey is what an entry records, without where it sits in a chain

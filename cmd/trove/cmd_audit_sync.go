@@ -146,6 +146,11 @@ func auditSyncErr(err error, remote, source string, res *governance.AuditSyncRes
 			fmt.Sprintf("nothing was changed; the entry was signed by %s (%s): run `trove audit sync` with that key (--key, or TROVE_SIGNING_KEY), or in the clone of whoever holds it", fe.Principal, fe.Fingerprint),
 			"the signing key here comes from " + source,
 		}}
+	case errors.Is(err, governance.ErrAuditSyncConflict):
+		return &cliError{msg: err.Error() + "; nothing was changed", code: exitRuntime, err: err, hints: []string{
+			"the registry cannot hold two acts under one tag name, and sync never drops an entry: settle which act stands with whoever made the other, by hand",
+			"`trove audit log` lists this clone's entries; `git ls-remote " + remote + " 'refs/tags/*'` the remote's tags",
+		}}
 	case errors.Is(err, governance.ErrNoGitRemote):
 		return &cliError{msg: err.Error(), code: exitUsage, err: err, hints: []string{"`git remote -v` lists the remotes; pass --remote NAME"}}
 	case errors.Is(err, governance.ErrAuditSyncRejected):
