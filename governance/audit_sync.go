@@ -632,7 +632,8 @@ func removeRefs(g *git.Repository, prefix string) {
 // fetchAuditChain fetches remote's chain, registry tags and branches under
 // prefix with git (its transports, credentials and config), never touching
 // AuditRef or refs/tags: --refmap= stops git from also updating the refs the
-// configured refspecs map (refs/trove/audit:refs/trove/audit among them).
+// configured refspecs map (refs/trove/audit:refs/trove/audit among them), and
+// FETCH_HEAD is left alone.
 // found is false when the remote has no chain.
 func fetchAuditChain(ctx context.Context, root string, w World, remote, prefix string) (found bool, err error) {
 	if w.Runner == nil {
@@ -652,7 +653,7 @@ func fetchAuditChain(ctx context.Context, root string, w World, remote, prefix s
 	case code != 0:
 		return false, fmt.Errorf("%w: git ls-remote %s %s: exit %d: %s", ErrAuditSync, remote, AuditRef, code, out)
 	}
-	code, out, err = run("fetch", "--quiet", "--no-tags", "--refmap=", remote,
+	code, out, err = run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--refmap=", remote,
 		"+"+AuditRef+":"+prefix+"audit", "+refs/tags/*:"+prefix+"tags/*", "+refs/heads/*:"+prefix+"heads/*")
 	switch {
 	case err != nil:
