@@ -168,10 +168,12 @@ func auditSyncErr(err error, remote, source string, res *governance.AuditSyncRes
 		if len(what) > 0 {
 			msg += ": " + strings.Join(what, "; ")
 		}
-		return &cliError{msg: msg, code: exitIntegrity, err: err, hints: []string{
-			"the transcript above names each check; this clone's chain is untouched",
-			fmt.Sprintf("a chain that does not verify on %s was tampered with or rewritten there: restore %s on %s from a clone or bundle that verified", remote, governance.AuditRef, remote),
-		}}
+		hints := []string{"the transcript above names each check; this clone's chain is untouched"}
+		if res != nil && res.RemoteEntries > 0 {
+			hints = append(hints, fmt.Sprintf("entries 1 to %d are %s's, any after them this clone's, re-appended", res.RemoteEntries, remote))
+		}
+		hints = append(hints, fmt.Sprintf("a chain that does not verify on %s was tampered with or rewritten there: restore %s on %s from a clone or bundle that verified", remote, governance.AuditRef, remote))
+		return &cliError{msg: msg, code: exitIntegrity, err: err, hints: hints}
 	case errors.Is(err, governance.ErrBadAuditEntry), errors.Is(err, governance.ErrNewerAudit):
 		return &cliError{msg: err.Error(), code: exitIntegrity, err: err, hints: []string{"`trove audit verify` checks the local chain"}}
 	case errors.Is(err, governance.ErrSigning):
