@@ -13,6 +13,8 @@ package governance
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -69,7 +71,15 @@ var (
 // that does not was rewritten (force-pushed) and is refused.
 func AuditRemoteRef(remote string) string { return auditSyncPrefix + remote + "/audit" }
 
-func auditFetchPrefix(remote string) string { return auditSyncPrefix + remote + "/fetched/" }
+// auditFetchPrefix is where one sync fetches to: its own directory, so that
+// two syncs at once do not remove each other's refs.
+func auditFetchPrefix(remote string) (string, error) {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return auditSyncPrefix + remote + "/fetched/" + hex.EncodeToString(b[:]) + "/", nil
+}
 
 // ForeignSignerError is SyncAudit's error when an entry that only this clone
 // has was signed by another key than the one configured: trove never signs
@@ -134,7 +144,7 @@ type AuditSyncResult struct {
 // AuditRef:
 //
 //  1. fetch the remote's chain, registry tags and branches into
-//     refs/trove-sync/REMOTE/fetched/ (removed at the end), never into
+//     refs/trove-sync/REMOTE/fetched/ID/ (removed at the end), never into
 //     AuditRef or refs/tags directly;
 //  2. under the repository lock, find where the chains fork and build the new
 //     chain: the remote's, then this clone's entries the remote lacks,
@@ -167,7 +177,10 @@ func SyncAudit(ctx context.Context, r *manifest.Repo, w World, opt AuditSyncOpti
 		return nil, fmt.Errorf("%w %q", ErrNoGitRemote, remote)
 	}
 	res := &AuditSyncResult{Remote: remote, Reappended: []AuditSyncEntry{}}
-	fetched := auditFetchPrefix(remote)
+	fetched, err := auditFetchPrefix(remote)
+	if err != nil {
+		return nil, err
+	}
 	defer removeRefs(g, fetched)
 	found, err := fetchAuditChain(ctx, r.Root, w, remote, fetched)
 	if err != nil {

@@ -6,7 +6,11 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,10 +46,19 @@ func approveEntry(n int, at string) AuditEntry {
 // entries 12 and 13 on the other (the local one, which AuditRef is left at):
 // 12 signed by a, made before the remote's entry 2; 13 an unsigned refusal,
 // with its decision document.
-func forkedChains(t *testing.T, a ssh.Signer) (tr *testRepo, remote, local *AuditLog) {
+//
+// trusted: a is in .trove/allowed_signers, and signs 13 too, so that the
+// chains verify.
+func forkedChains(t *testing.T, a ssh.Signer, trusted bool) (tr *testRepo, remote, local *AuditLog) {
 	t.Helper()
 	ctx := context.Background()
 	tr = newTestRepo(t)
+	if trusted {
+		if err := os.WriteFile(filepath.Join(tr.dir, AllowedSignersFile), []byte(AllowedSignersLine("reg@example.com", a.PublicKey())+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tr.commitModel("v2")
+	}
 	app := func(e AuditEntry, s ssh.Signer) {
 		t.Helper()
 		var record []byte
@@ -74,7 +87,12 @@ func forkedChains(t *testing.T, a ssh.Signer) (tr *testRepo, remote, local *Audi
 	app(approveEntry(12, "2026-03-02T09:00:00Z"), a)
 	deny := approveEntry(13, "2026-03-02T11:00:00Z")
 	deny.Kind, deny.File, deny.Principal = AuditDeny, "", ""
-	app(deny, nil)
+	if trusted {
+		deny.Principal = "reg@example.com"
+		app(deny, a)
+	} else {
+		app(deny, nil)
+	}
 	var err error
 	if remote, err = readAuditLog(tr.g, remoteHead); err != nil {
 		t.Fatal(err)
@@ -87,7 +105,7 @@ func forkedChains(t *testing.T, a ssh.Signer) (tr *testRepo, remote, local *Audi
 
 func TestPlanAuditSync(t *testing.T) {
 	a := testSigner(t, 1)
-	tr, remote, local := forkedChains(t, a)
+	tr, remote, local := forkedChains(t, a, false)
 	p, err := planAuditSync(local.Files, remote.Files)
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +154,7 @@ func TestPlanAuditSync(t *testing.T) {
 // signed them; the chain links and verifies.
 func TestReappendAudit(t *testing.T) {
 	a, b := testSigner(t, 1), testSigner(t, 2)
-	tr, remote, local := forkedChains(t, a)
+	tr, remote, local := forkedChains(t, a, false)
 	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
 	opened := 0
 	signers := func() ([]ssh.Signer, error) { opened++; return []ssh.Signer{b, a}, nil }
@@ -212,7 +230,7 @@ func TestReappendAudit(t *testing.T) {
 // An entry signed by a key not given is never re-signed.
 func TestReappendAuditForeignSigner(t *testing.T) {
 	a, b := testSigner(t, 1), testSigner(t, 2)
-	tr, remote, local := forkedChains(t, a)
+	tr, remote, local := forkedChains(t, a, false)
 	for name, keys := range map[string][]ssh.Signer{"another key": {b}, "no key": nil} {
 		_, _, err := reappendAudit(tr.g, plumbing.NewHash(remote.Head), remote.Files, local.Files[1:], func() ([]ssh.Signer, error) { return keys, nil }, tr.now)
 		var fe *ForeignSignerError
@@ -230,7 +248,7 @@ func TestReappendAuditForeignSigner(t *testing.T) {
 // the clock says.
 func TestReappendAuditClockBehind(t *testing.T) {
 	a := testSigner(t, 1)
-	tr, remote, local := forkedChains(t, a)
+	tr, remote, local := forkedChains(t, a, false)
 	head, _, err := reappendAudit(tr.g, plumbing.NewHash(remote.Head), remote.Files, local.Files[1:], func() ([]ssh.Signer, error) { return []ssh.Signer{a}, nil }, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
@@ -285,5 +303,96 @@ func TestTagConflicts(t *testing.T) {
 	local[1].Data = bytes.Replace(local[1].Data, []byte(`"at": "2026-03-01T12:00:00Z"`), []byte(`"at": "2026-03-01T12:00:01Z"`), 1)
 	if err := tagConflicts(local, remote, p, "origin"); !errors.Is(err, ErrAuditSyncConflict) {
 		t.Errorf("the same tag: %v", err)
+	}
+}
+
+// gitRunner runs git for real.
+type gitRunner struct{}
+
+func (gitRunner) Run(ctx context.Context, c Cmd) (int, error) {
+	cmd := exec.CommandContext(ctx, c.Args[0], c.Args[1:]...)
+	cmd.Dir, cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Dir, c.Stdin, c.Stdout, c.Stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrNotStarted, err)
+	}
+	return 0, nil
+}
+
+// Two syncs at once in a forked clone: they take turns under the lock, each
+// fetching to its own refs, and the chain ends with every entry once.
+func TestSyncAuditConcurrent(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	a := testSigner(t, 1)
+	tr, remote, local := forkedChains(t, a, true)
+	origin := t.TempDir()
+	ctx := context.Background()
+	git := func(args ...string) {
+		t.Helper()
+		var out bytes.Buffer
+		if code, err := (gitRunner{}).Run(ctx, Cmd{Args: append([]string{"git"}, args...), Dir: tr.dir, Stdout: &out, Stderr: &out}); err != nil || code != 0 {
+			t.Fatalf("git %v: %d %v: %s", args, code, err, out.String())
+		}
+	}
+	git("init", "-q", "--bare", origin)
+	git("remote", "add", "origin", origin)
+	git("push", "-q", "origin", remote.Head+":"+AuditRef)
+	tr.w.Runner, tr.w.LockWait = gitRunner{}, time.Minute
+	results := make([]*AuditSyncResult, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = SyncAudit(ctx, tr.r, tr.w, AuditSyncOptions{Signers: []ssh.Signer{a}})
+		}()
+	}
+	wg.Wait()
+	kinds := map[string]bool{}
+	for i := range results {
+		if errs[i] != nil {
+			if results[i] != nil && results[i].Transcript != nil {
+				t.Logf("%+v", results[i].Transcript.Failed())
+			}
+			t.Fatalf("sync %d: %v", i, errs[i])
+		}
+		kinds[results[i].Result] = true
+	}
+	if !kinds[SyncReappended] || !kinds[SyncAhead] {
+		t.Errorf("results %v, want one re-append and one finding the chain ahead", kinds)
+	}
+	n, err := readAuditLog(tr.g, plumbing.ZeroHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(n.Files) != 4 || missingByContent(local.Files, n.Files) != "" || missingByContent(remote.Files, n.Files) != "" {
+		t.Errorf("%d entries; local entries missing: %q", len(n.Files), missingByContent(local.Files, n.Files))
+	}
+	refs, err := tr.g.References()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs.ForEach(func(ref *plumbing.Reference) error {
+		if name := ref.Name().String(); strings.HasPrefix(name, "refs/trove-sync/origin/fetched/") || strings.HasPrefix(name, AuditBackupPrefix) {
+			t.Errorf("left behind: %s", name)
+		}
+		return nil
+	})
+	for _, name := range []string{AuditVerifiedRef, AuditRemoteRef("origin")} {
+		ref, err := tr.g.Reference(plumbing.ReferenceName(name), true)
+		want := n.Head
+		if name != AuditVerifiedRef {
+			want = remote.Head
+		}
+		if err != nil || ref.Hash().String() != want {
+			t.Errorf("%s: %v %v, want %s", name, ref, err, want)
+		}
 	}
 }

@@ -149,7 +149,7 @@
 // Two clones that both append fork the chain, and the second push is rejected
 // (non-fast-forward). SyncAudit (`trove audit sync`) is the way out. It
 // fetches the remote's chain, tags and branches with git into
-// refs/trove-sync/REMOTE/fetched/ (never over AuditRef or refs/tags) and, under
+// refs/trove-sync/REMOTE/fetched/ID/ (never over AuditRef or refs/tags) and, under
 // the repository lock, builds the chain to push: the remote's entries, then
 // this clone's entries the remote lacks (planAuditSync: the common prefix byte
 // for byte, then each local entry not already in the remote's by content),
