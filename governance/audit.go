@@ -662,8 +662,7 @@ func writeAuditCommit(g *git.Repository, parent plumbing.Hash, name string, data
 		return plumbing.ZeroHash, err
 	}
 	id, _ := parseIdentity(e.By)
-	at, _ := parseApprovalTime(e.At)
-	sigd := object.Signature{Name: id.Name, Email: id.Email, When: at}
+	sigd := object.Signature{Name: id.Name, Email: id.Email, When: appendedTime(&e)} // when it joined the chain
 	c := &object.Commit{
 		Author: sigd, Committer: sigd, TreeHash: root,
 		Message: fmt.Sprintf("trove audit %d: %s %s\n", e.Seq, e.Kind, auditSubject(&e)),
