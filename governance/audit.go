@@ -84,6 +84,12 @@ var (
 // AuditEntry is one record of the chain. Fields are in JSON key order, so the
 // encoding is canonical; EncodeAuditEntry is the only valid form.
 type AuditEntry struct {
+	// AppendedAt is when the entry joined the chain, RFC 3339 UTC, when that
+	// is not At: `trove audit sync` re-appends this clone's entries after the
+	// ones another clone pushed meanwhile, keeping the act's own time in At
+	// and saying here when it was re-appended (and re-signed). The chain's
+	// order is checked on AppendedAt when present, At otherwise.
+	AppendedAt string `json:"appended_at,omitempty"`
 	// Artifact is the model's manifest path (tags).
 	Artifact string `json:"artifact,omitempty"`
 	// At is when, RFC 3339 UTC.
@@ -189,8 +195,18 @@ func (a *AuditEntry) validate() error {
 	case a.TagTarget != "" && !hex40Re().MatchString(a.TagTarget):
 		return bad("tag_target %q", a.TagTarget)
 	}
-	if _, ok := parseApprovalTime(a.At); !ok {
+	at, ok := parseApprovalTime(a.At)
+	if !ok {
 		return bad("at %q: want an RFC 3339 time in UTC", a.At)
+	}
+	if a.AppendedAt != "" {
+		ap, ok := parseApprovalTime(a.AppendedAt)
+		if !ok {
+			return bad("appended_at %q: want an RFC 3339 time in UTC", a.AppendedAt)
+		}
+		if ap.Before(at) {
+			return bad("appended_at %s is before at %s", a.AppendedAt, a.At)
+		}
 	}
 	for _, w := range a.Waivers {
 		if w == "" || len(w) > 1024 || strings.ContainsAny(w, "\n\r") || !utf8.ValidString(w) {
@@ -647,8 +663,7 @@ func writeAuditCommit(g *git.Repository, parent plumbing.Hash, name string, data
 		return plumbing.ZeroHash, err
 	}
 	id, _ := parseIdentity(e.By)
-	at, _ := parseApprovalTime(e.At)
-	sigd := object.Signature{Name: id.Name, Email: id.Email, When: at}
+	sigd := object.Signature{Name: id.Name, Email: id.Email, When: appendedTime(&e)} // when it joined the chain
 	c := &object.Commit{
 		Author: sigd, Committer: sigd, TreeHash: root,
 		Message: fmt.Sprintf("trove audit %d: %s %s\n", e.Seq, e.Kind, auditSubject(&e)),
@@ -739,6 +754,15 @@ func auditSeqOf(name string) int {
 
 // auditTime parses an entry's at.
 func auditTime(s string) time.Time { t, _ := parseApprovalTime(s); return t }
+
+// appendedTime is when e joined the chain: AppendedAt, or At when it was
+// appended when it was made.
+func appendedTime(e *AuditEntry) time.Time {
+	if e.AppendedAt != "" {
+		return auditTime(e.AppendedAt)
+	}
+	return auditTime(e.At)
+}
 
 // decisionFacts reads, from a promotion's decision document, the policy it
 // was taken under and the waivers it applied, for the audit entry.

@@ -174,6 +174,12 @@ func CollectAuditEvidence(ctx context.Context, root string) (*AuditEvidence, err
 	if err != nil {
 		return nil, err
 	}
+	return collectAuditEvidence(ctx, g, log)
+}
+
+// collectAuditEvidence gathers the evidence for the chain log, which need not
+// be AuditRef's (`trove audit sync` checks the chain it is about to write).
+func collectAuditEvidence(ctx context.Context, g *git.Repository, log *AuditLog) (*AuditEvidence, error) {
 	ev := &AuditEvidence{Format: 1, Ref: AuditRef, Head: log.Head, Entries: log.Files, Stray: log.Stray,
 		Commits: map[string]CommitEvidence{}, Tags: map[string]TagEvidence{}, Manifests: map[string]string{}, Approvals: map[string]string{}}
 	head, err := headHash(g)
@@ -229,24 +235,32 @@ func collectTags(g *git.Repository, ev *AuditEvidence) error {
 	defer refs.Close()
 	return refs.ForEach(func(ref *plumbing.Reference) error {
 		name := ref.Name().Short()
-		tn, err := ParseTagName(name)
-		if err != nil || tn.Action == ActionCreate {
-			return nil
+		if te, ok := tagEvidence(g, name, ref.Hash()); ok {
+			ev.Tags[name] = te
 		}
-		tag, err := g.TagObject(ref.Hash())
-		if err != nil {
-			return nil // lightweight: the registry ignores it too
-		}
-		if _, err := DecodeRecord(tag.Message); errors.Is(err, ErrNotRecord) {
-			return nil // GTO's own tags carry no record to chain
-		}
-		// The record as written, the message's first line (EncodeRecord writes
-		// one line), not a re-encoding, which would hide an edit that decodes
-		// to the same fields.
-		line, _, _ := strings.Cut(tag.Message, "\n")
-		ev.Tags[name] = TagEvidence{Target: tag.Target.String(), Signed: tag.PGPSignature != "", Record: line + "\n"}
 		return nil
 	})
+}
+
+// tagEvidence reads the registry tag name (the tag object h), ok false when
+// it is not one with a trove record.
+func tagEvidence(g *git.Repository, name string, h plumbing.Hash) (TagEvidence, bool) {
+	tn, err := ParseTagName(name)
+	if err != nil || tn.Action == ActionCreate {
+		return TagEvidence{}, false
+	}
+	tag, err := g.TagObject(h)
+	if err != nil {
+		return TagEvidence{}, false // lightweight: the registry ignores it too
+	}
+	if _, err := DecodeRecord(tag.Message); errors.Is(err, ErrNotRecord) {
+		return TagEvidence{}, false // GTO's own tags carry no record to chain
+	}
+	// The record as written, the message's first line (EncodeRecord writes
+	// one line), not a re-encoding, which would hide an edit that decodes
+	// to the same fields.
+	line, _, _ := strings.Cut(tag.Message, "\n")
+	return TagEvidence{Target: tag.Target.String(), Signed: tag.PGPSignature != "", Record: line + "\n"}, true
 }
 
 func collectApprovals(g *git.Repository, head plumbing.Hash, ev *AuditEvidence) error {
@@ -414,7 +428,7 @@ func VerifyAuditEvidence(ev *AuditEvidence, known *KnownHead) *AuditTranscript {
 		if want := treeHashString(merkleRoot(leaves)); e.TreeHash != want || e.TreeSize != len(leaves) {
 			probs = append(probs, fmt.Sprintf("tree %d %s is not the root of the entries before it (%d %s)", e.TreeSize, digestShort(e.TreeHash), len(leaves), digestShort(want)))
 		}
-		at := auditTime(e.At)
+		at := appendedTime(e)
 		if at.Before(lastAt) {
 			probs = append(probs, fmt.Sprintf("at %s is before the entry before it: entries were reordered", e.At))
 		}

@@ -144,6 +144,36 @@
 // `refs/trove/audit:refs/trove/audit`, without '+', so that git refuses a
 // rewritten chain.
 //
+// # Two clones appending at once
+//
+// Two clones that both append fork the chain, and the second push is rejected
+// (non-fast-forward). SyncAudit (`trove audit sync`) is the way out. It
+// fetches the remote's chain, tags and branches with git into
+// refs/trove-sync/REMOTE/fetched/ID/ (never over AuditRef or refs/tags) and, under
+// the repository lock, builds the chain to push: the remote's entries, then
+// this clone's entries the remote lacks (planAuditSync: the common prefix byte
+// for byte, then each local entry not already in the remote's by content),
+// re-appended by reappendAudit with a new seq, prev, Merkle root and
+// AppendedAt, everything else (kind, subject, RecordDigest, At, Commit)
+// unchanged, so the tags and approvals they record verify as before. A signed
+// entry is signed again, only by the key that signed it (AuditSyncOptions.
+// Signers, else the configured key); any other is a *ForeignSignerError.
+// The chain order is checked on AppendedAt when an entry has one.
+//
+// That chain is verified (VerifyAuditEvidence, with the remote's tags standing
+// in for those the clone lacks), plus two head checks that replace the
+// positional one: the remote's chain extends the one the previous sync saw
+// (AuditRemoteRef), and every entry of AuditVerifiedRef is in the new chain,
+// in place or re-appended with its content unchanged (missingByContent). Only
+// then does anything move: the old head is kept under AuditBackupPrefix,
+// AuditRef moves by compare-and-swap, missing registry tags are created,
+// AuditRemoteRef and AuditVerifiedRef move, and the backup is dropped. Moving
+// AuditVerifiedRef only when the new chain contains what was verified keeps
+// the positional head check of a later `trove audit verify` meaningful: a
+// legitimate sync passes it, a force-pushed rewrite (which sync refuses, and
+// which a forced fetch brings in without sync) still fails it. AuditExtends
+// lets the pre-push hook stop a push that would not fast-forward.
+//
 // CollectAuditEvidence gathers what verifying needs (AuditEvidence) and
 // VerifyAuditEvidence checks it without git, so the same code checks a
 // repository and a bundle (WriteAuditBundle, ReadAuditBundle): every entry in

@@ -29,6 +29,7 @@ func auditCommand(e *env) *cli.Command {
 		Subcommands: []*cli.Command{
 			auditVerifyCommand(e),
 			auditLogCommand(e),
+			auditSyncCommand(e),
 		},
 	}
 }
@@ -117,8 +118,17 @@ func (e *env) auditDone(c *cli.Context, t *governance.AuditTranscript) error {
 			}
 			what = append(what, fmt.Sprintf("%s: %s: %s", f.Check, f.Subject, f.Detail))
 		}
+		hints := []string{"the transcript above names each check; a rewritten chain cannot be repaired here: restore refs/trove/audit from a clone or bundle that verified"}
+		if c.String("bundle") == "" {
+			for _, f := range t.Failed() {
+				if f.Check == "head" {
+					hints = append(hints, "after an interrupted `trove audit sync` (it leaves a refs/trove-backup/audit/ ref), run it again: it accepts the chain only if it holds every entry verified before, by content")
+					break
+				}
+			}
+		}
 		return &cliError{code: exitIntegrity, msg: fmt.Sprintf("audit verification failed (%s): %s", plural(int64(t.Failures), "check"), strings.Join(what, "; ")),
-			hints: []string{"the transcript above names each check; a rewritten chain cannot be repaired here: restore refs/trove/audit from a clone or bundle that verified"}}
+			hints: hints}
 	}
 	e.summary(c, "audit chain verified: %d entries, %d checks, root %s", t.Entries, len(t.Checks), t.TreeHash)
 	return nil

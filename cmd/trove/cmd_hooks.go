@@ -153,6 +153,9 @@ func (e *env) hookPrePush(c *cli.Context) error {
 	if tags && !chain && !c.Bool("quiet") {
 		fmt.Fprintf(e.stderr, "trove: warning: pre-push: registry tags are pushed without the audit chain: also `git push %s %s`\n", orDash(c.Args().Get(1)), governance.AuditRef)
 	}
+	if err := e.checkAuditPush(c, r, lines); err != nil {
+		return err
+	}
 	cfg, err := r.LoadConfig()
 	if err != nil {
 		return err
@@ -212,6 +215,30 @@ func (e *env) hookPrePush(c *cli.Context) error {
 		return remoteErr(err, rem)
 	}
 	e.summary(c, "pre-push: pushed data of %s to %s: %s (%s)", plural(int64(len(tracked)), "artifact version"), name, plural(int64(res.Packs), "pack"), human(res.Bytes))
+	return nil
+}
+
+// checkAuditPush stops a push of the audit chain that would not
+// fast-forward the remote's: another clone appended meanwhile. git would
+// reject it (or, forced, drop the other clone's entries); trove audit sync
+// re-appends this clone's entries after the remote's.
+func (e *env) checkAuditPush(c *cli.Context, r *manifest.Repo, lines []string) error {
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) < 4 || f[2] != governance.AuditRef || strings.Trim(f[1], "0") == "" || strings.Trim(f[3], "0") == "" {
+			continue
+		}
+		ok, err := governance.AuditExtends(r.Root, f[1], f[3])
+		if err != nil {
+			return err
+		}
+		if !ok {
+			remote := orDash(c.Args().Get(1))
+			return &cliError{code: exitRuntime,
+				msg:   fmt.Sprintf("pre-push: %s's %s has entries this clone lacks (another clone appended to it): the push would be rejected, or, forced, would drop them", remote, governance.AuditRef),
+				hints: []string{fmt.Sprintf("run `trove audit sync --remote %s`, then push again", remote)}}
+		}
+	}
 	return nil
 }
 
