@@ -188,36 +188,55 @@ func EncodeApproval(a *ApprovalRecord) ([]byte, error) {
 // and the bytes exactly the canonical encoding (EncodeApproval), so a record
 // has one valid form. Errors wrap ErrBadApproval or ErrNewerApproval.
 func DecodeApproval(data []byte) (*ApprovalRecord, error) {
-	var head struct {
-		Trove json.RawMessage `json:"trove"`
-	}
+	return decodeCanonical(data, canonicalForm[ApprovalRecord]{
+		versionKey: "trove", newest: ApprovalFormat, what: "record",
+		errBad: ErrBadApproval, errNewer: ErrNewerApproval, encode: EncodeApproval,
+	})
+}
+
+// canonicalForm describes a JSON record that has exactly one valid encoding.
+type canonicalForm[T any] struct {
+	versionKey string // the key holding the format version
+	newest     int    // the newest format this trove reads
+	what       string // "record", "entry": for messages
+	errBad     error  // wrapped by every error but a newer format
+	errNewer   error  // wrapped when the format is newer than newest
+	encode     func(*T) ([]byte, error)
+}
+
+// decodeCanonical reads data strictly: one JSON object, with a format version
+// no newer than f.newest, no unknown fields, nothing after it, and exactly the
+// bytes f.encode gives back, so a record has one valid form and an edit by hand
+// is an error rather than a second meaning.
+func decodeCanonical[T any](data []byte, f canonicalForm[T]) (*T, error) {
+	var head map[string]json.RawMessage
 	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, fmt.Errorf("%w: not a JSON object: %v", ErrBadApproval, err)
+		return nil, fmt.Errorf("%w: not a JSON object: %v", f.errBad, err)
 	}
 	var v int
-	if len(head.Trove) == 0 || json.Unmarshal(head.Trove, &v) != nil {
-		return nil, fmt.Errorf("%w: no \"trove\" format version", ErrBadApproval)
+	if raw := head[f.versionKey]; len(raw) == 0 || json.Unmarshal(raw, &v) != nil {
+		return nil, fmt.Errorf("%w: no %q format version", f.errBad, f.versionKey)
 	}
-	if v > ApprovalFormat {
-		return nil, fmt.Errorf("%w: format %d (this trove reads %d): upgrade trove", ErrNewerApproval, v, ApprovalFormat)
+	if v > f.newest {
+		return nil, fmt.Errorf("%w: format %d (this trove reads %d): upgrade trove", f.errNewer, v, f.newest)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var a ApprovalRecord
-	if err := dec.Decode(&a); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadApproval, err)
+	var rec T
+	if err := dec.Decode(&rec); err != nil {
+		return nil, fmt.Errorf("%w: %v", f.errBad, err)
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("%w: data after the record", ErrBadApproval)
+		return nil, fmt.Errorf("%w: data after the %s", f.errBad, f.what)
 	}
-	canon, err := EncodeApproval(&a)
+	canon, err := f.encode(&rec)
 	if err != nil {
 		return nil, err
 	}
 	if !bytes.Equal(canon, data) {
-		return nil, fmt.Errorf("%w: not in canonical form (keys sorted, two-space indent, trailing newline)", ErrBadApproval)
+		return nil, fmt.Errorf("%w: not in canonical form (keys sorted, two-space indent, trailing newline)", f.errBad)
 	}
-	return &a, nil
+	return &rec, nil
 }
 
 // ReadAllowedSigners reads .trove/allowed_signers. A missing file is

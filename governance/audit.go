@@ -292,36 +292,10 @@ func DecodeAuditEntry(data []byte) (*AuditEntry, error) {
 	if len(data) > MaxAuditEntrySize {
 		return nil, fmt.Errorf("%w: %d bytes; the limit is %d", ErrBadAuditEntry, len(data), MaxAuditEntrySize)
 	}
-	var head struct {
-		Trove json.RawMessage `json:"trove_audit"`
-	}
-	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, fmt.Errorf("%w: not a JSON object: %v", ErrBadAuditEntry, err)
-	}
-	var v int
-	if len(head.Trove) == 0 || json.Unmarshal(head.Trove, &v) != nil {
-		return nil, fmt.Errorf("%w: no \"trove_audit\" format version", ErrBadAuditEntry)
-	}
-	if v > AuditFormat {
-		return nil, fmt.Errorf("%w: format %d (this trove reads %d): upgrade trove", ErrNewerAudit, v, AuditFormat)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var a AuditEntry
-	if err := dec.Decode(&a); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadAuditEntry, err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: data after the entry", ErrBadAuditEntry)
-	}
-	canon, err := EncodeAuditEntry(&a)
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.Equal(canon, data) {
-		return nil, fmt.Errorf("%w: not in canonical form (keys sorted, two-space indent, trailing newline)", ErrBadAuditEntry)
-	}
-	return &a, nil
+	return decodeCanonical(data, canonicalForm[AuditEntry]{
+		versionKey: "trove_audit", newest: AuditFormat, what: "entry",
+		errBad: ErrBadAuditEntry, errNewer: ErrNewerAudit, encode: EncodeAuditEntry,
+	})
 }
 
 // EntryDigest is the digest that the next entry's prev names.
