@@ -69,6 +69,7 @@ D=$W/data
 log "working in $W"
 BT=$W/bin/bench
 (cd "$ROOT" && go build -o "$BT" ./scripts/bench) || die "cannot build scripts/bench"
+(cd "$ROOT" && go build -o "$W/bin/startup" ./scripts/bench/startup) || die "cannot build scripts/bench/startup"
 if [[ -z ${TROVE:-} ]]; then
 	TROVE=$ROOT/bin/trove
 	(cd "$ROOT" && go build -o "$TROVE" ./cmd/trove) || die "cannot build trove"
@@ -442,7 +443,6 @@ rm -rf "$R" "$W/gd3"
 # The floor under every short trove command: a program that only starts, linked
 # with the libraries trove must use (go-git, minio-go, urfave/cli, tablewriter,
 # zeebo/blake3), and trove itself doing nothing (`trove version`).
-(cd "$ROOT" && go build -o "$W/bin/startup" ./scripts/bench/startup) || die "cannot build scripts/bench/startup"
 t_floor=$(hf_trove startup-required-libs "" "$W/bin/startup" "$W")
 t_version=$(hf_trove trove-version "" "'$TROVE' version" "$W")
 
