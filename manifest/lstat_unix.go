@@ -14,19 +14,25 @@ import (
 // statInfo is an fs.FileInfo from fstatat(2), so a directory walk can stat each
 // entry relative to its directory's descriptor instead of resolving a full path
 // per file (the difference is most of the cost of status on many small files).
+// It keeps only what trove reads (48 bytes rather than a 144-byte Stat_t): a
+// walk of a million files holds a million of them.
 type statInfo struct {
-	name string
-	st   syscall.Stat_t
+	name  string
+	size  int64
+	mtime int64 // nanoseconds since the epoch
+	ino   uint64
+	mode  uint32 // st_mode
 }
 
 func (s *statInfo) Name() string       { return s.name }
-func (s *statInfo) Size() int64        { return s.st.Size }
-func (s *statInfo) ModTime() time.Time { return time.Unix(int64(s.st.Mtim.Sec), int64(s.st.Mtim.Nsec)) }
+func (s *statInfo) Size() int64        { return s.size }
+func (s *statInfo) ModTime() time.Time { return time.Unix(0, s.mtime) }
 func (s *statInfo) IsDir() bool        { return s.Mode().IsDir() }
-func (s *statInfo) Sys() any           { return &s.st }
+func (s *statInfo) Sys() any           { return nil }
+func (s *statInfo) inode() uint64      { return s.ino }
 func (s *statInfo) Mode() fs.FileMode {
-	m := fs.FileMode(s.st.Mode & 0o777)
-	switch s.st.Mode & syscall.S_IFMT {
+	m := fs.FileMode(s.mode & 0o777)
+	switch s.mode & syscall.S_IFMT {
 	case syscall.S_IFDIR:
 		m |= fs.ModeDir
 	case syscall.S_IFLNK:
@@ -70,11 +76,8 @@ func (d *dirStatter) lstat(name string) (fs.FileInfo, error) {
 		}
 		break
 	}
-	si.st = syscall.Stat_t{
-		Dev: ust.Dev, Ino: ust.Ino, Nlink: ust.Nlink, Mode: ust.Mode, Uid: ust.Uid, Gid: ust.Gid,
-		Rdev: ust.Rdev, Size: ust.Size, Blksize: ust.Blksize, Blocks: ust.Blocks,
-		Atim: syscall.Timespec(ust.Atim), Mtim: syscall.Timespec(ust.Mtim), Ctim: syscall.Timespec(ust.Ctim),
-	}
+	si.size, si.ino, si.mode = ust.Size, ust.Ino, ust.Mode
+	si.mtime = ust.Mtim.Sec*1e9 + ust.Mtim.Nsec
 	return si, nil
 }
 

@@ -112,8 +112,13 @@ func (c *StatCache) decode(b []byte) error {
 
 func fileKey(fi fs.FileInfo) (size, mtime int64, ino uint64) {
 	size, mtime = fi.Size(), fi.ModTime().UnixNano()
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		ino = st.Ino
+	switch x := fi.(type) {
+	case interface{ inode() uint64 }: // statInfo, from a directory walk
+		ino = x.inode()
+	default:
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			ino = st.Ino
+		}
 	}
 	return
 }
