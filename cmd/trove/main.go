@@ -7,13 +7,43 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"syscall"
+	"time"
 )
 
-// memoryLimit is the Go heap's soft limit: above it the collector runs more
-// often rather than letting garbage pile up (it is not a cap on live data).
-const memoryLimit = 192 << 20
+// minMemoryLimit is the least soft limit floatMemoryLimit sets.
+const minMemoryLimit = 192 << 20
+
+// floatMemoryLimit keeps the Go heap's soft limit at twice the live heap, and
+// at least minMemoryLimit: with GOGC=400 a small live heap (a big file's add)
+// may grow to 192 MiB with garbage but no further, while a large one (a
+// million-file walk) is collected as with GOGC=100 rather than thrashing
+// against a fixed limit it already exceeds.
+func floatMemoryLimit(ctx context.Context) {
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	limit := int64(minMemoryLimit)
+	debug.SetMemoryLimit(limit)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		metrics.Read(sample)
+		if sample[0].Value.Kind() != metrics.KindUint64 {
+			return
+		}
+		want := max(int64(minMemoryLimit), 2*int64(sample[0].Value.Uint64()))
+		if want != limit {
+			limit = want
+			debug.SetMemoryLimit(limit)
+		}
+	}
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -24,7 +54,7 @@ func main() {
 		debug.SetGCPercent(400)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(memoryLimit)
+		go floatMemoryLimit(ctx)
 	}
 	// TROVE_CPUPROFILE=FILE writes a CPU profile, for `go tool pprof`.
 	if p := os.Getenv("TROVE_CPUPROFILE"); p != "" {
