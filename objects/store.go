@@ -46,8 +46,9 @@ type Loc struct {
 //
 // A Store is safe for concurrent use by multiple goroutines.
 type Store struct {
-	dir      string
-	packSize uint64
+	dir        string
+	packSize   uint64
+	sortBudget int // see SetSortBudget
 
 	mu sync.RWMutex
 	// Where chunks are: the midx files, plus the packs they do not cover (added

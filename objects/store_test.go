@@ -723,3 +723,46 @@ func TestOpenStoreLayout(t *testing.T) {
 		t.Fatal("OpenStore on a regular file succeeded")
 	}
 }
+
+// TestEachMissingMatchesMissing checks the streaming EachMissing against
+// Missing on a store with midx files and recent packs, for sets small (looked
+// up) and large (scanned) next to the index, with a budget small enough to spill.
+func TestEachMissingMatchesMissing(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	s.SetIndexMergeAt(50)
+	s.SetPackSize(64 << 10)
+	s.SetSortBudget(32 * 64)
+	stored := putChunks(t, s, manyChunks(1, 400, 1000))
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	recent := putChunks(t, s, manyChunks(2, 20, 1000))
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	absent := make([]ID, 300)
+	for i := range absent {
+		absent[i] = objects.Hash([]byte(fmt.Sprint("absent", i)))
+	}
+	for _, n := range []int{1, 3, 50, 400} {
+		var ids []ID
+		ids = append(ids, stored[:min(n, len(stored))]...)
+		ids = append(ids, recent[:min(n, len(recent))]...)
+		ids = append(ids, absent[:min(n, len(absent))]...)
+		set := s.NewIDSet()
+		for _, id := range ids {
+			set.Add(id)
+			set.Add(id)
+		}
+		want := slices.SortedFunc(slices.Values(s.Missing(ids)), func(a, b ID) int { return bytes.Compare(a[:], b[:]) })
+		var got []ID
+		if err := s.EachMissing(set, func(id ID) error { got = append(got, id); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		set.Close()
+		if !slices.Equal(got, slices.Compact(want)) {
+			t.Fatalf("n=%d: EachMissing gave %d ids, Missing %d", n, len(got), len(want))
+		}
+	}
+}

@@ -1,0 +1,106 @@
+package objects
+
+import (
+	"bytes"
+	"path/filepath"
+)
+
+// SetSortBudget changes the memory a set or marks made by NewIDSet and
+// NewLiveMarks hold before spilling (DefaultSortBudget; tests and benchmarks).
+func (s *Store) SetSortBudget(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sortBudget = n
+}
+
+func (s *Store) budget() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.sortBudget
+}
+
+// NewIDSet returns an empty IDSet that spills to the store's tmp directory.
+func (s *Store) NewIDSet() *IDSet { return NewIDSet(filepath.Join(s.dir, "tmp"), s.budget()) }
+
+// NewLiveMarks returns empty LiveMarks that spill to the store's tmp directory.
+func (s *Store) NewLiveMarks() *LiveMarks {
+	return NewLiveMarks(filepath.Join(s.dir, "tmp"), s.budget())
+}
+
+// EachMissing calls fn, in ascending order, for each member of set that is
+// neither stored nor waiting in the pack being written: like Missing, but for a
+// set that need not fit in memory. Each midx file that is large next to the set
+// is read once, sequentially, alongside it; smaller sets are looked up. fn must
+// not call the Store.
+func (s *Store) EachMissing(set *IDSet, fn func(ID) error) error {
+	n, err := set.Len()
+	if err != nil {
+		return err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	type cursor struct {
+		m    *midxFile
+		src  *fileSource
+		head midxRec
+		more bool
+	}
+	var curs []*cursor
+	for k := len(s.midx) - 1; k >= 0; k-- {
+		c := &cursor{m: s.midx[k]}
+		if n*midxScanRatio >= c.m.n {
+			c.src = c.m.source()
+			if c.head, c.more, err = c.src.next(); err != nil {
+				c.src = nil // read it by lookups, which pass over what cannot be read
+			}
+		}
+		curs = append(curs, c)
+	}
+	found := func(id ID) bool {
+		if l, ok := s.recent[id]; ok {
+			if _, live := s.livePack(l.Pack); live {
+				return true
+			}
+		}
+		if _, ok := s.pending[id]; ok {
+			return true
+		}
+		for _, c := range curs {
+			if c.src == nil {
+				if _, ok, err := c.m.lookup(id, s.livePack); err == nil && ok {
+					return true
+				}
+				continue
+			}
+			hit := false
+			for c.more && bytes.Compare(c.head.ID[:], id[:]) <= 0 {
+				if c.head.ID == id && !hit {
+					if size, ok := s.livePack(c.head.Pack); ok && c.head.Offset >= uint64(len(packMagic)) && c.head.Offset <= uint64(size) && uint64(c.head.Length) <= uint64(size)-c.head.Offset {
+						hit = true
+					}
+				}
+				var err error
+				if c.head, c.more, err = c.src.next(); err != nil {
+					c.src = nil
+					if _, ok, err := c.m.lookup(id, s.livePack); err == nil && ok {
+						hit = true
+					}
+					break
+				}
+			}
+			if hit {
+				return true
+			}
+		}
+		return false
+	}
+	it := set.Iter()
+	for id, ok := it.Next(); ok; id, ok = it.Next() {
+		if !found(id) {
+			if err := fn(id); err != nil {
+				return err
+			}
+		}
+	}
+	return it.Err()
+}
