@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"context"
+	"errors"
 
 	"github.com/trove-dev/trove/objects"
 )
@@ -131,4 +132,95 @@ func (r *Repo) Missing(ids []objects.ID) ([]objects.ID, error) {
 		}
 	}
 	return out, nil
+}
+
+// walkBatch is how many file recipes walkChunks makes present at once.
+const walkBatch = 1024
+
+// walkChunks calls fn for every chunk artifact t needs, like Needed, but
+// without holding them: repeats are passed on (a set drops them), and only the
+// tree's entries and the list of its files' recipes are held, not their chunks.
+// The order is Needed's for every chunk that may be missing with a nil ensure
+// (inline contents, then data chunks file by file); recipe chunks come with the
+// data of their file. Recipe and tree chunks the store lacks are obtained
+// through ensure, a batch of files at a time.
+func (r *Repo) walkChunks(ctx context.Context, st *objects.Store, t Tracked, ensure objects.Ensure, fn func(objects.ID) error) error {
+	if t.Err != nil {
+		return t.Err
+	}
+	var fileTops []objects.ID
+	if t.Manifest.Type == TypeDir {
+		top := t.Manifest.Object
+		meta, data, err := st.RecipeChunks(ctx, []objects.ID{top}, ensure)
+		if err != nil {
+			return err
+		}
+		ids := make([]objects.ID, 0, len(data))
+		for _, d := range data {
+			ids = append(ids, d.ID)
+		}
+		if err := ensureIDs(ctx, st, ensure, ids); err != nil {
+			return err
+		}
+		for _, id := range append(meta, ids...) {
+			if err := fn(id); err != nil {
+				return err
+			}
+		}
+		entries, err := LoadTree(ctx, st, top)
+		if err != nil {
+			return err
+		}
+		if t.Only != nil {
+			entries = FilterEntries(entries, t.Only)
+		}
+		for _, e := range entries {
+			switch {
+			case !e.Recipe.IsZero():
+				fileTops = append(fileTops, e.Recipe)
+			case e.Size > 0:
+				if err := fn(e.Digest); err != nil {
+					return err
+				}
+			}
+		}
+	} else {
+		fileTops = []objects.ID{t.Manifest.Object}
+	}
+	data := func(e objects.RecipeEntry) error { return fn(e.ID) }
+	var ferr error
+	meta := func(id objects.ID) {
+		if ferr == nil {
+			ferr = fn(id)
+		}
+	}
+	for len(fileTops) > 0 {
+		batch := fileTops[:min(walkBatch, len(fileTops))]
+		fileTops = fileTops[len(batch):]
+		if ensure != nil {
+			if missing := st.Missing(batch); len(missing) > 0 {
+				if err := ensure(ctx, missing); err != nil {
+					return err
+				}
+			}
+		}
+		for _, top := range batch {
+			err := st.WalkRecipe(ctx, top, meta, data)
+			var me *objects.MissingError
+			if ensure != nil && errors.As(err, &me) {
+				// A large file's intermediate recipe pieces: fetch them level by
+				// level, then walk it again (a set drops the repeats).
+				if _, _, err = st.RecipeChunks(ctx, []objects.ID{top}, ensure); err == nil {
+					err = st.WalkRecipe(ctx, top, meta, data)
+				}
+			}
+			if err == nil {
+				err = ferr
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -472,6 +472,9 @@ func (m *LiveMarks) Pack(p int) (live int, garbage int64) {
 	return m.packs[p].live, m.packs[p].garbage
 }
 
+// AllLive reports whether every entry of pack p is live.
+func (m *LiveMarks) AllLive(p int) bool { return m.packs[p].live == m.packs[p].n }
+
 // Live reports whether entry i (in the order given to AddPack) of pack p is live.
 func (m *LiveMarks) Live(p, i int) bool {
 	return m.packs[p].bits[i/64]&(1<<(i%64)) != 0

@@ -19,12 +19,16 @@ func (s *Store) budget() int {
 	return s.sortBudget
 }
 
+// TempDir is where the store keeps temporary files (packs being written, sort
+// runs); they are never needed after the process that made them ends.
+func (s *Store) TempDir() string { return filepath.Join(s.dir, "tmp") }
+
 // NewIDSet returns an empty IDSet that spills to the store's tmp directory.
-func (s *Store) NewIDSet() *IDSet { return NewIDSet(filepath.Join(s.dir, "tmp"), s.budget()) }
+func (s *Store) NewIDSet() *IDSet { return NewIDSet(s.TempDir(), s.budget()) }
 
 // NewLiveMarks returns empty LiveMarks that spill to the store's tmp directory.
 func (s *Store) NewLiveMarks() *LiveMarks {
-	return NewLiveMarks(filepath.Join(s.dir, "tmp"), s.budget())
+	return NewLiveMarks(s.TempDir(), s.budget())
 }
 
 // EachMissing calls fn, in ascending order, for each member of set that is
