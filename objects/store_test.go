@@ -760,6 +760,27 @@ func TestEachMissingMatchesMissing(t *testing.T) {
 		if err := s.EachMissing(set, func(id ID) error { got = append(got, id); return nil }); err != nil {
 			t.Fatal(err)
 		}
+		locs, found := s.LookupMany(ids)
+		wantLoc := map[ID]objects.Loc{}
+		for i, id := range ids {
+			if found[i] {
+				wantLoc[id] = locs[i]
+			}
+		}
+		seen := 0
+		err := s.EachLoc(set, func(id ID, l objects.Loc, ok bool) error {
+			seen++
+			if w, wok := wantLoc[id]; ok != wok || l != w {
+				t.Errorf("n=%d: EachLoc(%s) = %v, %v; LookupMany says %v, %v", n, id.Short(), l, ok, w, wok)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m, _ := set.Len(); int64(seen) != m {
+			t.Fatalf("n=%d: EachLoc saw %d ids of %d", n, seen, m)
+		}
 		set.Close()
 		if !slices.Equal(got, slices.Compact(want)) {
 			t.Fatalf("n=%d: EachMissing gave %d ids, Missing %d", n, len(got), len(want))

@@ -33,10 +33,26 @@ func (s *Store) NewLiveMarks() *LiveMarks {
 
 // EachMissing calls fn, in ascending order, for each member of set that is
 // neither stored nor waiting in the pack being written: like Missing, but for a
-// set that need not fit in memory. Each midx file that is large next to the set
-// is read once, sequentially, alongside it; smaller sets are looked up. fn must
-// not call the Store.
+// set that need not fit in memory (see EachLoc). fn must not call the Store.
 func (s *Store) EachMissing(set *IDSet, fn func(ID) error) error {
+	return s.eachLoc(set, func(id ID, _ Loc, ok, pending bool) error {
+		if ok || pending {
+			return nil
+		}
+		return fn(id)
+	})
+}
+
+// EachLoc calls fn, in ascending order, for each member of set with where it
+// is stored (ok false: it is not, as for LookupMany): a join of the set with
+// the store's index. Each midx file that is large next to the set is read
+// once, sequentially, alongside it; for a smaller set its members are looked
+// up. fn must not call the Store.
+func (s *Store) EachLoc(set *IDSet, fn func(id ID, loc Loc, ok bool) error) error {
+	return s.eachLoc(set, func(id ID, l Loc, ok, _ bool) error { return fn(id, l, ok) })
+}
+
+func (s *Store) eachLoc(set *IDSet, fn func(id ID, loc Loc, ok, pending bool) error) error {
 	n, err := set.Len()
 	if err != nil {
 		return err
@@ -60,50 +76,51 @@ func (s *Store) EachMissing(set *IDSet, fn func(ID) error) error {
 		}
 		curs = append(curs, c)
 	}
-	found := func(id ID) bool {
+	find := func(id ID) (Loc, bool) {
 		if l, ok := s.recent[id]; ok {
 			if _, live := s.livePack(l.Pack); live {
-				return true
+				return l, true
 			}
-		}
-		if _, ok := s.pending[id]; ok {
-			return true
 		}
 		for _, c := range curs {
 			if c.src == nil {
-				if _, ok, err := c.m.lookup(id, s.livePack); err == nil && ok {
-					return true
+				if l, ok, err := c.m.lookup(id, s.livePack); err == nil && ok {
+					return l, true
 				}
 				continue
 			}
-			hit := false
+			var hit Loc
+			found := false
 			for c.more && bytes.Compare(c.head.ID[:], id[:]) <= 0 {
-				if c.head.ID == id && !hit {
-					if size, ok := s.livePack(c.head.Pack); ok && c.head.Offset >= uint64(len(packMagic)) && c.head.Offset <= uint64(size) && uint64(c.head.Length) <= uint64(size)-c.head.Offset {
-						hit = true
+				if h := c.head; h.ID == id && !found {
+					if size, ok := s.livePack(h.Pack); ok && h.Offset >= uint64(len(packMagic)) && h.Offset <= uint64(size) && uint64(h.Length) <= uint64(size)-h.Offset {
+						hit, found = Loc{Pack: h.Pack, Offset: h.Offset, Length: h.Length}, true
 					}
 				}
 				var err error
 				if c.head, c.more, err = c.src.next(); err != nil {
 					c.src = nil
-					if _, ok, err := c.m.lookup(id, s.livePack); err == nil && ok {
-						hit = true
+					if !found {
+						hit, found, _ = c.m.lookup(id, s.livePack)
 					}
 					break
 				}
 			}
-			if hit {
-				return true
+			if found {
+				return hit, true
 			}
 		}
-		return false
+		return Loc{}, false
 	}
 	it := set.Iter()
 	for id, ok := it.Next(); ok; id, ok = it.Next() {
-		if !found(id) {
-			if err := fn(id); err != nil {
-				return err
-			}
+		l, found := find(id)
+		pending := false
+		if !found {
+			_, pending = s.pending[id]
+		}
+		if err := fn(id, l, found, pending); err != nil {
+			return err
 		}
 	}
 	return it.Err()
