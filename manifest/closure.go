@@ -224,3 +224,21 @@ func (r *Repo) walkChunks(ctx context.Context, st *objects.Store, t Tracked, ens
 	}
 	return nil
 }
+
+// NeededSet is Needed as a set, for artifacts whose chunks may not fit in
+// memory: it spills to the store's tmp directory past the store's sort budget.
+// The caller closes it.
+func (r *Repo) NeededSet(ctx context.Context, tracked []Tracked, ensure objects.Ensure) (*objects.IDSet, error) {
+	st, err := r.Store()
+	if err != nil {
+		return nil, err
+	}
+	set := st.NewIDSet()
+	for _, t := range tracked {
+		if err := r.walkChunks(ctx, st, t, ensure, set.Add); err != nil {
+			set.Close()
+			return nil, err
+		}
+	}
+	return set, nil
+}

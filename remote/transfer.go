@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -58,6 +59,10 @@ type Options struct {
 	// Force makes Push upload every pack holding a needed chunk, even those the
 	// remote has (to repair damaged objects there).
 	Force bool
+	// TempDir is where sets of chunk ids too large for SortBudget bytes of
+	// memory (default objects.DefaultSortBudget) spill; "" keeps them in memory.
+	TempDir    string
+	SortBudget int
 }
 
 func (o *Options) defaults() {
@@ -145,8 +150,28 @@ func (x *Index) Chunks() int { return len(x.chunks) }
 // pack). Each is checked (checksum, and that it names the pack its key says).
 func LoadIndex(ctx context.Context, rem Remote, opt Options) (*Index, error) {
 	opt.defaults()
+	x := &Index{Packs: map[objects.ID]bool{}, chunks: map[objects.ID]objects.Loc{}, bytes: map[objects.ID]int64{}}
+	err := eachIndex(ctx, rem, &opt, func(pid objects.ID, entries []objects.IndexEntry) error {
+		x.Packs[pid] = true
+		for _, e := range entries {
+			x.bytes[pid] += int64(e.Length)
+			if _, ok := x.chunks[e.ID]; !ok {
+				x.chunks[e.ID] = objects.Loc{Pack: pid, Offset: e.Offset, Length: e.Length}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// eachIndex lists the remote's index files and reads them in parallel as
+// LoadIndex does, calling fn (never concurrently) with each pack's entries.
+func eachIndex(ctx context.Context, rem Remote, opt *Options, fn func(pid objects.ID, entries []objects.IndexEntry) error) error {
 	var packs []objects.ID
-	err := retry(ctx, &opt, func() error {
+	err := retry(ctx, opt, func() error {
 		packs = packs[:0]
 		return rem.List(ctx, "index/", func(info Info) error {
 			h, ok := strings.CutSuffix(strings.TrimPrefix(info.Key, "index/"), ".idx")
@@ -160,36 +185,50 @@ func LoadIndex(ctx context.Context, rem Remote, opt Options) (*Index, error) {
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", rem, err)
+		return fmt.Errorf("list %s: %w", rem, err)
 	}
-	x := &Index{Packs: map[objects.ID]bool{}, chunks: map[objects.ID]objects.Loc{}, bytes: map[objects.ID]int64{}}
 	var mu sync.Mutex
 	if opt.CacheDir != "" {
 		if err := os.MkdirAll(opt.CacheDir, 0o755); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opt.Jobs)
 	for _, pid := range packs {
 		g.Go(func() error {
-			entries, err := readIndexFile(gctx, rem, pid, &opt)
+			entries, err := readIndexFile(gctx, rem, pid, opt)
 			if err != nil {
 				return err
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			x.Packs[pid] = true
-			for _, e := range entries {
-				x.bytes[pid] += int64(e.Length)
-				if _, ok := x.chunks[e.ID]; !ok {
-					x.chunks[e.ID] = objects.Loc{Pack: pid, Offset: e.Offset, Length: e.Length}
-				}
-			}
-			return nil
+			return fn(pid, entries)
 		})
 	}
-	if err := g.Wait(); err != nil {
+	return g.Wait()
+}
+
+// chunkSet is what Push needs to know of a remote: its packs, and the ids of
+// its chunks as a set that may spill to disk (an Index holds a map of them).
+type chunkSet struct {
+	packs map[objects.ID]bool
+	ids   *objects.IDSet
+}
+
+func loadChunkSet(ctx context.Context, rem Remote, opt *Options) (*chunkSet, error) {
+	x := &chunkSet{packs: map[objects.ID]bool{}, ids: objects.NewIDSet(opt.TempDir, opt.SortBudget)}
+	err := eachIndex(ctx, rem, opt, func(pid objects.ID, entries []objects.IndexEntry) error {
+		x.packs[pid] = true
+		for _, e := range entries {
+			if err := x.ids.Add(e.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		x.ids.Close()
 		return nil, err
 	}
 	return x, nil
@@ -243,36 +282,87 @@ type PushResult struct {
 // Push uploads the local packs holding the given chunks that the remote lacks,
 // largest first, each pack before its index, with bounded retries, and checks the
 // size of every object it wrote. A pack is skipped when the remote has it, or has
-// every needed chunk of it in other packs.
+// every needed chunk of it in other packs. See PushSet.
 func Push(ctx context.Context, rem Remote, st *objects.Store, chunks []objects.ID, opt Options) (PushResult, error) {
-	opt.defaults()
-	res := PushResult{Chunks: len(chunks)}
-	need := map[objects.ID][]objects.ID{}
-	locs, found := st.LookupMany(chunks)
-	for i, id := range chunks {
-		if !found[i] {
-			return res, &objects.MissingError{ID: id}
+	set := objects.NewIDSet(opt.TempDir, opt.SortBudget)
+	defer set.Close()
+	for _, id := range chunks {
+		if err := set.Add(id); err != nil {
+			return PushResult{Chunks: len(chunks)}, err
 		}
-		need[locs[i].Pack] = append(need[locs[i].Pack], id)
 	}
-	x, err := LoadIndex(ctx, rem, opt)
+	res, err := PushSet(ctx, rem, st, set, opt)
+	res.Chunks = len(chunks)
+	return res, err
+}
+
+// PushSet is Push for a set of chunks, which need not fit in memory: the set is
+// joined with the store's index and with the remote's chunks (read into a set
+// that spills to opt.TempDir) in sorted passes; only the packs involved are
+// held. A chunk the store lacks gives a *objects.MissingError (the first in id
+// order) before the remote is read.
+func PushSet(ctx context.Context, rem Remote, st *objects.Store, chunks *objects.IDSet, opt Options) (PushResult, error) {
+	opt.defaults()
+	var res PushResult
+	n, err := chunks.Len()
 	if err != nil {
 		return res, err
+	}
+	res.Chunks = int(n)
+	// Each pack holding a needed chunk, and whether the remote has all its
+	// needed chunks (in any pack).
+	need := map[objects.ID]bool{}
+	err = st.EachLoc(chunks, func(id objects.ID, l objects.Loc, ok bool) error {
+		if !ok {
+			return &objects.MissingError{ID: id}
+		}
+		need[l.Pack] = true
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	x, err := loadChunkSet(ctx, rem, &opt)
+	if err != nil {
+		return res, err
+	}
+	defer x.ids.Close()
+	if !opt.Force {
+		// Which packs the remote lacks though it may have their needed chunks.
+		var open []objects.ID
+		for pid := range need {
+			if !x.packs[pid] {
+				open = append(open, pid)
+			}
+		}
+		if len(open) > 0 {
+			remote := x.ids.Iter()
+			rid, more := remote.Next()
+			err = st.EachLoc(chunks, func(id objects.ID, l objects.Loc, _ bool) error {
+				if x.packs[l.Pack] || !need[l.Pack] {
+					return nil
+				}
+				for more && bytes.Compare(rid[:], id[:]) < 0 {
+					rid, more = remote.Next()
+				}
+				if !more || rid != id {
+					need[l.Pack] = false // a chunk only this pack can give
+				}
+				return nil
+			})
+			if err == nil {
+				err = remote.Err()
+			}
+			if err != nil {
+				return res, err
+			}
+		}
 	}
 	sizes := st.Packs()
 	var todo []objects.ID
 	var total int64
-	for pid, ids := range need {
-		all := x.Packs[pid] && !opt.Force
-		if !all && !opt.Force {
-			all = true
-			for _, id := range ids {
-				if !x.Has(id) {
-					all = false
-					break
-				}
-			}
-		}
+	for pid, all := range need {
+		all = (x.packs[pid] || all) && !opt.Force
 		if all {
 			res.SkippedPacks++
 			res.SkippedBytes += sizes[pid]

@@ -293,11 +293,15 @@ func transferProgress(p *progress, label string) func(remote.Progress) {
 }
 
 func (e *env) transferOptions(c *cli.Context, r *manifest.Repo, name string, p *progress) remote.Options {
-	return remote.Options{
+	o := remote.Options{
 		Jobs:     c.Int("jobs"),
 		CacheDir: filepath.Join(r.TroveDir(), "cache", "remotes", name),
 		Progress: transferProgress(p, name),
 	}
+	if st, err := r.Store(); err == nil {
+		o.TempDir = st.TempDir() // sets of chunk ids too large for memory spill there
+	}
+	return o
 }
 
 func (e *env) selected(c *cli.Context, r *manifest.Repo) ([]manifest.Tracked, error) {
@@ -346,7 +350,7 @@ func pushCommand(e *env) *cli.Command {
 				return err
 			}
 			start := time.Now()
-			need, err := r.Needed(c.Context, ts, nil)
+			need, err := r.NeededSet(c.Context, ts, nil)
 			if err != nil {
 				if errors.Is(err, objects.ErrMissing) {
 					return &cliError{msg: fmt.Sprintf("cannot push: %v", err), code: exitIntegrity, err: err,
@@ -354,6 +358,7 @@ func pushCommand(e *env) *cli.Command {
 				}
 				return err
 			}
+			defer need.Close()
 			st, err := r.Store()
 			if err != nil {
 				return err
@@ -361,7 +366,7 @@ func pushCommand(e *env) *cli.Command {
 			prog := e.progress(c)
 			opts := e.transferOptions(c, r, name, prog)
 			opts.Force = c.Bool("force")
-			res, err := remote.Push(c.Context, rem, st, need.Chunks, opts)
+			res, err := remote.PushSet(c.Context, rem, st, need, opts)
 			prog.done()
 			if err != nil {
 				return remoteErr(err, rem)
