@@ -2,7 +2,6 @@ package manifest
 
 import (
 	"context"
-	"errors"
 
 	"github.com/trove-dev/trove/objects"
 )
@@ -134,24 +133,31 @@ func (r *Repo) Missing(ids []objects.ID) ([]objects.ID, error) {
 	return out, nil
 }
 
-// walkBatch is how many file recipes walkChunks makes present at once.
-const walkBatch = 1024
-
-// walkChunks calls fn for every chunk artifact t needs, like Needed, but
+// walkChunks calls fn for every chunk the artifacts need, like Needed, but
 // without holding them: repeats are passed on (a set drops them), and only the
-// tree's entries and the list of its files' recipes are held, not their chunks.
-// The order is Needed's for every chunk that may be missing with a nil ensure
-// (inline contents, then data chunks file by file); recipe chunks come with the
-// data of their file. Recipe and tree chunks the store lacks are obtained
-// through ensure, a batch of files at a time.
-func (r *Repo) walkChunks(ctx context.Context, st *objects.Store, t Tracked, ensure objects.Ensure, fn func(objects.ID) error) error {
-	if t.Err != nil {
-		return t.Err
+// trees' entries and the list of their files' recipes are held, not their
+// chunks. The order is Needed's for every chunk that may be missing with a nil
+// ensure (inline contents, then data chunks file by file); recipe chunks come
+// with the data of their file. Recipe and tree chunks the store lacks are
+// obtained through ensure, one batch per recipe level, as Needed does.
+func (r *Repo) walkChunks(ctx context.Context, st *objects.Store, tracked []Tracked, ensure objects.Ensure, fn func(objects.ID) error) error {
+	var fileTops, treeTops []objects.ID
+	subset := map[objects.ID][]string{}
+	for _, t := range tracked {
+		if t.Err != nil {
+			return t.Err
+		}
+		if t.Manifest.Type == TypeDir {
+			treeTops = append(treeTops, t.Manifest.Object)
+			if t.Only != nil {
+				subset[t.Manifest.Object] = t.Only
+			}
+		} else {
+			fileTops = append(fileTops, t.Manifest.Object)
+		}
 	}
-	var fileTops []objects.ID
-	if t.Manifest.Type == TypeDir {
-		top := t.Manifest.Object
-		meta, data, err := st.RecipeChunks(ctx, []objects.ID{top}, ensure)
+	if len(treeTops) > 0 {
+		meta, data, err := st.RecipeChunks(ctx, treeTops, ensure)
 		if err != nil {
 			return err
 		}
@@ -167,25 +173,25 @@ func (r *Repo) walkChunks(ctx context.Context, st *objects.Store, t Tracked, ens
 				return err
 			}
 		}
-		entries, err := LoadTree(ctx, st, top)
-		if err != nil {
-			return err
-		}
-		if t.Only != nil {
-			entries = FilterEntries(entries, t.Only)
-		}
-		for _, e := range entries {
-			switch {
-			case !e.Recipe.IsZero():
-				fileTops = append(fileTops, e.Recipe)
-			case e.Size > 0:
-				if err := fn(e.Digest); err != nil {
-					return err
+		for _, top := range treeTops {
+			entries, err := LoadTree(ctx, st, top)
+			if err != nil {
+				return err
+			}
+			if only, ok := subset[top]; ok {
+				entries = FilterEntries(entries, only)
+			}
+			for _, e := range entries {
+				switch {
+				case !e.Recipe.IsZero():
+					fileTops = append(fileTops, e.Recipe)
+				case e.Size > 0:
+					if err := fn(e.Digest); err != nil {
+						return err
+					}
 				}
 			}
 		}
-	} else {
-		fileTops = []objects.ID{t.Manifest.Object}
 	}
 	data := func(e objects.RecipeEntry) error { return fn(e.ID) }
 	var ferr error
@@ -194,32 +200,18 @@ func (r *Repo) walkChunks(ctx context.Context, st *objects.Store, t Tracked, ens
 			ferr = fn(id)
 		}
 	}
-	for len(fileTops) > 0 {
-		batch := fileTops[:min(walkBatch, len(fileTops))]
-		fileTops = fileTops[len(batch):]
-		if ensure != nil {
-			if missing := st.Missing(batch); len(missing) > 0 {
-				if err := ensure(ctx, missing); err != nil {
-					return err
-				}
-			}
+	if ensure != nil {
+		if err := st.EnsureRecipes(ctx, fileTops, ensure); err != nil {
+			return err
 		}
-		for _, top := range batch {
-			err := st.WalkRecipe(ctx, top, meta, data)
-			var me *objects.MissingError
-			if ensure != nil && errors.As(err, &me) {
-				// A large file's intermediate recipe pieces: fetch them level by
-				// level, then walk it again (a set drops the repeats).
-				if _, _, err = st.RecipeChunks(ctx, []objects.ID{top}, ensure); err == nil {
-					err = st.WalkRecipe(ctx, top, meta, data)
-				}
-			}
-			if err == nil {
-				err = ferr
-			}
-			if err != nil {
-				return err
-			}
+	}
+	for _, top := range fileTops {
+		err := st.WalkRecipe(ctx, top, meta, data)
+		if err == nil {
+			err = ferr
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -234,11 +226,9 @@ func (r *Repo) NeededSet(ctx context.Context, tracked []Tracked, ensure objects.
 		return nil, err
 	}
 	set := st.NewIDSet()
-	for _, t := range tracked {
-		if err := r.walkChunks(ctx, st, t, ensure, set.Add); err != nil {
-			set.Close()
-			return nil, err
-		}
+	if err := r.walkChunks(ctx, st, tracked, ensure, set.Add); err != nil {
+		set.Close()
+		return nil, err
 	}
 	return set, nil
 }

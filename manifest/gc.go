@@ -32,7 +32,7 @@ func (r *Repo) Reachable(ctx context.Context, ms []Tracked, ensure objects.Ensur
 	}
 	out := &Reachable{Chunks: st.NewIDSet()}
 	for _, t := range ms {
-		err := r.walkChunks(ctx, st, t, ensure, out.Chunks.Add)
+		err := r.walkChunks(ctx, st, []Tracked{t}, ensure, out.Chunks.Add)
 		if err != nil {
 			if ctx.Err() != nil {
 				out.Close()

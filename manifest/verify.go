@@ -95,7 +95,7 @@ const (
 func (r *Repo) missingChunks(ctx context.Context, st *objects.Store, t Tracked) (n int64, lost []objects.ID, missing int, err error) {
 	set := st.NewIDSet()
 	defer set.Close()
-	if err := r.walkChunks(ctx, st, t, nil, set.Add); err != nil {
+	if err := r.walkChunks(ctx, st, []Tracked{t}, nil, set.Add); err != nil {
 		return 0, nil, 0, err
 	}
 	if n, err = set.Len(); err != nil {
@@ -114,7 +114,7 @@ func (r *Repo) missingChunks(ctx context.Context, st *objects.Store, t Tracked) 
 	}
 	named := map[objects.ID]bool{}
 	errEnough := errors.New("enough")
-	err = r.walkChunks(ctx, st, t, nil, func(id objects.ID) error {
+	err = r.walkChunks(ctx, st, []Tracked{t}, nil, func(id objects.ID) error {
 		if named[id] {
 			return nil
 		}

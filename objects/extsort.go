@@ -482,3 +482,38 @@ func (m *LiveMarks) Live(p, i int) bool {
 
 // Close removes the temporary files.
 func (m *LiveMarks) Close() { m.s.close() }
+
+// Sorter is the external sort behind IDSet, for other fixed-width records:
+// records are added in any order and read back sorted by cmp, records that
+// compare equal kept once. It holds about budget bytes in memory and spills
+// the rest to temporary files in dir ("" never spills). Not safe for
+// concurrent use; Close releases its files.
+type Sorter[T any] struct{ s *sorter[T] }
+
+// NewSorter returns a Sorter of records width bytes long on disk, written by
+// put and read by get.
+func NewSorter[T any](dir string, budget, width int, put func([]byte, T), get func([]byte) T, cmp func(a, b T) int) *Sorter[T] {
+	if budget <= 0 {
+		budget = DefaultSortBudget
+	}
+	return &Sorter[T]{s: newSorter(codec[T]{width: width, put: put, get: get, cmp: cmp}, dir, budget)}
+}
+
+// Add adds a record.
+func (s *Sorter[T]) Add(v T) error { return s.s.add(v) }
+
+// Iter streams the records sorted. Adding while an iterator is in use is not
+// allowed.
+func (s *Sorter[T]) Iter() *SortIter[T] { return &SortIter[T]{it: s.s.iter()} }
+
+// Close removes the temporary files.
+func (s *Sorter[T]) Close() { s.s.close() }
+
+// SortIter streams a Sorter's records.
+type SortIter[T any] struct{ it *mergeIter[T] }
+
+// Next returns the next record; ok is false at the end or after an error (Err).
+func (i *SortIter[T]) Next() (T, bool) { return i.it.next() }
+
+// Err returns the error that stopped the iteration, if any.
+func (i *SortIter[T]) Err() error { return i.it.err }

@@ -61,3 +61,81 @@ func TestPushWithSpilling(t *testing.T) {
 		t.Fatalf("third push %+v: want every pack skipped", r)
 	}
 }
+
+// TestFetchWithSpilling fetches the same chunks into two empty stores, one
+// with a sort budget so small that the remote's index and the wanted chunks
+// spill: same results, every chunk readable, and a chunk the remote lacks is
+// reported before anything is fetched.
+func TestFetchWithSpilling(t *testing.T) {
+	ctx := context.Background()
+	src, err := objects.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	src.SetPackSize(8 << 10)
+	var ids []objects.ID
+	for i := range 300 {
+		b := []byte(fmt.Sprintf("chunk %d %0700d", i, i))
+		id := objects.Hash(b)
+		if _, err := src.Put(id, b); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := src.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	rem, err := local.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := remote.Push(ctx, rem, src, ids, remote.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	// Every other chunk of the first half (ranged reads), all of the second
+	// (whole packs), some twice.
+	var want []objects.ID
+	for i, id := range ids {
+		if i >= 150 || i%2 == 0 {
+			want = append(want, id)
+		}
+	}
+	want = append(want, want[:10]...)
+	var results []remote.FetchResult
+	for _, budget := range []int{0, 48 * 8} {
+		dst, err := objects.OpenStore(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dst.Close()
+		opt := remote.Options{TempDir: dst.TempDir(), SortBudget: budget}
+		absent := objects.Hash([]byte("absent"))
+		var nr *remote.NotOnRemoteError
+		if _, err := remote.Fetch(ctx, rem, dst, append(want[:3:3], absent), opt); !errors.As(err, &nr) || nr.ID != absent {
+			t.Fatalf("fetch of an absent chunk: %v", err)
+		}
+		if dst.Has(want[0]) {
+			t.Fatal("fetched something before reporting an absent chunk")
+		}
+		res, err := remote.Fetch(ctx, rem, dst, want, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range want {
+			if _, err := dst.ReadChunk(id, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if again, err := remote.Fetch(ctx, rem, dst, want, opt); err != nil || again.Chunks != 0 {
+			t.Fatalf("second fetch: %+v, %v", again, err)
+		}
+		results = append(results, res)
+	}
+	if results[0] != results[1] {
+		t.Fatalf("with spilling %+v, without %+v", results[1], results[0])
+	}
+	if results[0].Chunks != len(want)-10 {
+		t.Fatalf("fetched %d chunks, want %d", results[0].Chunks, len(want)-10)
+	}
+}
