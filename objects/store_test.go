@@ -2,6 +2,7 @@ package objects_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -785,5 +786,41 @@ func TestEachMissingMatchesMissing(t *testing.T) {
 		if !slices.Equal(got, slices.Compact(want)) {
 			t.Fatalf("n=%d: EachMissing gave %d ids, Missing %d", n, len(got), len(want))
 		}
+	}
+}
+
+// TestWriteContentSpoolsRecipe writes content of thousands of chunks with a
+// budget so small that its recipe entries spill to a temporary file: the
+// recipe (multi-level) is the same as with them in memory, it reads back, and
+// no file is left in the store's tmp directory.
+func TestWriteContentSpoolsRecipe(t *testing.T) {
+	ctx := context.Background()
+	data := testBytes(77, 2<<20)
+	p := objects.ChunkerParams{Min: 64, Avg: 256, Max: 1024}
+	var got []objects.Content
+	for _, budget := range []int{0, 40 * 16} {
+		s := openTestStore(t, t.TempDir())
+		s.SetSortBudget(budget)
+		c, err := s.WriteContent(ctx, bytes.NewReader(data), int64(len(data)), objects.WriteOptions{Params: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Chunks < 1000 {
+			t.Fatalf("test setup: %d chunks", c.Chunks)
+		}
+		if err := s.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if _, err := s.ReadContent(ctx, c.Recipe, &out); err != nil || !bytes.Equal(out.Bytes(), data) {
+			t.Fatalf("read back: %v", err)
+		}
+		if ents, _ := os.ReadDir(filepath.Join(s.Dir(), "tmp")); len(ents) != 0 {
+			t.Fatalf("budget %d: %d files left in tmp", budget, len(ents))
+		}
+		got = append(got, c)
+	}
+	if got[0] != got[1] {
+		t.Fatalf("with a spooled recipe %+v, in memory %+v", got[1], got[0])
 	}
 }
