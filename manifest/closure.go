@@ -232,3 +232,14 @@ func (r *Repo) NeededSet(ctx context.Context, tracked []Tracked, ensure objects.
 	}
 	return set, nil
 }
+
+// WalkNeeded calls fn for every chunk the artifacts need, in Needed's order
+// but with repeats, holding none of them (see NeededSet); recipe and tree
+// chunks must be present.
+func (r *Repo) WalkNeeded(ctx context.Context, tracked []Tracked, fn func(objects.ID) error) error {
+	st, err := r.Store()
+	if err != nil {
+		return err
+	}
+	return r.walkChunks(ctx, st, tracked, nil, fn)
+}

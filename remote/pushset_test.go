@@ -139,3 +139,69 @@ func TestFetchWithSpilling(t *testing.T) {
 		t.Fatalf("fetched %d chunks, want %d", results[0].Chunks, len(want)-10)
 	}
 }
+
+// TestCheckWithSpilling checks chunks (some absent, some twice) against a
+// remote with a sort budget so small that everything spills, and without:
+// the same chunks, the same missing ones in the order given, deep reads of
+// the same bytes.
+func TestCheckWithSpilling(t *testing.T) {
+	ctx := context.Background()
+	st, err := objects.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	st.SetPackSize(8 << 10)
+	var ids []objects.ID
+	for i := range 200 {
+		b := []byte(fmt.Sprintf("chunk %d %0600d", i, i))
+		id := objects.Hash(b)
+		if _, err := st.Put(id, b); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := st.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	rem, err := local.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := remote.Push(ctx, rem, st, ids, remote.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var absent []objects.ID
+	for i := range 30 {
+		absent = append(absent, objects.Hash([]byte(fmt.Sprint("absent ", i))))
+	}
+	var check []objects.ID
+	for i := range ids {
+		check = append(check, ids[i])
+		if i < len(absent) {
+			check = append(check, absent[i])
+		}
+	}
+	var results []string
+	for _, budget := range []int{0, 48 * 8} {
+		opt := remote.Options{TempDir: st.TempDir(), SortBudget: budget}
+		for _, deep := range []bool{false, true} {
+			res, err := remote.Check(ctx, rem, check, deep, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Problems) != len(absent) {
+				t.Fatalf("budget %d deep %v: %d problems, want %d", budget, deep, len(res.Problems), len(absent))
+			}
+			for i, p := range res.Problems {
+				if p.ID != absent[i] || p.Kind != "missing" {
+					t.Fatalf("budget %d deep %v: problem %d is %+v, want %s missing", budget, deep, i, p, absent[i].Short())
+				}
+			}
+			results = append(results, fmt.Sprintf("deep %v: %d chunks, %d read", deep, res.Chunks, res.Read))
+		}
+	}
+	if fmt.Sprint(results[:2]) != fmt.Sprint(results[2:]) {
+		t.Fatalf("with spilling %v, without %v", results[2:], results[:2])
+	}
+}
