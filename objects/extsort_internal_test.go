@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -48,6 +49,13 @@ func TestIDSetMatchesMap(t *testing.T) {
 			}
 			if got := len(x.s.runs) > 0; got != tc.spills {
 				t.Fatalf("spilled = %v (%d runs), want %v", got, len(x.s.runs), tc.spills)
+			}
+			if dir != "" && runtime.GOOS != "windows" {
+				// Runs are unlinked as soon as they are made: a process killed
+				// now leaves nothing behind.
+				if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+					t.Fatalf("%d files visible in the sort directory while the set is open", len(ents))
+				}
 			}
 			if len(x.s.runs) > maxRuns {
 				t.Fatalf("%d runs open, want at most %d", len(x.s.runs), maxRuns)
