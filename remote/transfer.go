@@ -131,7 +131,9 @@ func (m *meter) add(bytes, objs int64) {
 	m.mu.Unlock()
 }
 
-// Index is what a remote holds: its packs and where each chunk is in them.
+// Index is what a remote holds: its packs and where each chunk is in them. It
+// holds every chunk in a map, about 100 bytes each; push, fetch and check use
+// sorted sets that spill to disk instead (PushSet, FetchSet, CheckSet).
 type Index struct {
 	Packs  map[objects.ID]bool
 	chunks map[objects.ID]objects.Loc
