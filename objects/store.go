@@ -105,6 +105,7 @@ func OpenStore(dir string) (*Store, error) {
 		s.closeMidx()
 		return nil, err
 	}
+	s.removeStaleRuns()
 	if len(s.recentRecs) >= s.mergeAt {
 		// Packs left uncovered by a crash or by an older trove: merge them now,
 		// so the next open does not read their index files again. A failure

@@ -824,3 +824,27 @@ func TestWriteContentSpoolsRecipe(t *testing.T) {
 		t.Fatalf("with a spooled recipe %+v, in memory %+v", got[1], got[0])
 	}
 }
+
+// TestOpenRemovesStaleRuns: a sort run or spooled recipe left in tmp/ (by a
+// process killed between creating and unlinking it) is removed at the next
+// open; a pack being written there is not.
+func TestOpenRemovesStaleRuns(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	tmp := s.TempDir()
+	for _, name := range []string{"sort-123", "recipe-456", "pack-789"} {
+		if err := os.WriteFile(filepath.Join(tmp, name), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	openTestStore(t, dir)
+	ents, _ := os.ReadDir(tmp)
+	var left []string
+	for _, e := range ents {
+		left = append(left, e.Name())
+	}
+	if !slices.Equal(left, []string{"pack-789"}) {
+		t.Fatalf("left in tmp: %v, want only pack-789", left)
+	}
+}

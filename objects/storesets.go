@@ -2,8 +2,26 @@ package objects
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
+	"strings"
 )
+
+// removeStaleRuns removes sort runs and spooled recipes left in tmp/. They are
+// unlinked as soon as they are made, so only a process killed in between, or a
+// system that cannot unlink open files, leaves one; removing one still in use
+// fails on such a system and is harmless elsewhere (the open file lives on).
+func (s *Store) removeStaleRuns() {
+	ents, err := os.ReadDir(s.TempDir())
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "sort-") || strings.HasPrefix(e.Name(), "recipe-") {
+			_ = os.Remove(filepath.Join(s.TempDir(), e.Name()))
+		}
+	}
+}
 
 // SetSortBudget changes the memory a set or marks made by NewIDSet and
 // NewLiveMarks hold before spilling (DefaultSortBudget; tests and benchmarks).
