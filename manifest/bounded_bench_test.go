@@ -49,10 +49,10 @@ func BenchmarkGCVerifyBigStore(b *testing.B) {
 		s.SetSortBudget(budget)
 	}
 	for _, op := range []string{"gc", "verify"} {
-		var peak uint64
+		var peak, before uint64
 		b.Run(op, func(b *testing.B) {
 			for range b.N {
-				peak = measurePeak(func() {
+				peak, before = measurePeak(func() {
 					switch op {
 					case "gc":
 						res, err := r.GC(ctx, &History{Manifests: tracked}, GCOptions{DryRun: true})
@@ -73,6 +73,7 @@ func BenchmarkGCVerifyBigStore(b *testing.B) {
 					}
 				})
 			}
+			b.ReportMetric(float64(before), "heap-before-B")
 			b.ReportMetric(float64(peak), "peak-heap-B")
 			b.ReportMetric(float64(peak)/float64(n), "peak-heap-B/chunk")
 		})
@@ -86,20 +87,20 @@ func envInt(name string, def int) int {
 	return def
 }
 
-// measurePeak runs fn and returns the largest HeapInuse seen while it ran.
-func measurePeak(fn func()) uint64 {
+// measurePeak runs fn and returns the largest HeapInuse seen while it ran, and
+// the HeapInuse before (the open store's index, mostly).
+func measurePeak(fn func()) (peak, before uint64) {
 	runtime.GC()
 	var base runtime.MemStats
 	runtime.ReadMemStats(&base)
-	fmt.Fprintf(os.Stderr, "heap in use before: %d\n", base.HeapInuse)
-	var peak atomic.Uint64
+	var max atomic.Uint64
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	sample := func() {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		if ms.HeapInuse > peak.Load() {
-			peak.Store(ms.HeapInuse)
+		if ms.HeapInuse > max.Load() {
+			max.Store(ms.HeapInuse)
 		}
 	}
 	go func() {
@@ -119,7 +120,7 @@ func measurePeak(fn func()) uint64 {
 	close(stop)
 	<-done
 	sample()
-	return peak.Load()
+	return max.Load(), base.HeapInuse
 }
 
 // bigArtifact writes n data chunks as index entries of sparse packs (4096 a
