@@ -132,3 +132,114 @@ func (r *Repo) Missing(ids []objects.ID) ([]objects.ID, error) {
 	}
 	return out, nil
 }
+
+// walkChunks calls fn for every chunk the artifacts need, like Needed, but
+// without holding them: repeats are passed on (a set drops them), and only the
+// trees' entries and the list of their files' recipes are held, not their
+// chunks. The order is Needed's for every chunk that may be missing with a nil
+// ensure (inline contents, then data chunks file by file); recipe chunks come
+// with the data of their file. Recipe and tree chunks the store lacks are
+// obtained through ensure, one batch per recipe level, as Needed does.
+func (r *Repo) walkChunks(ctx context.Context, st *objects.Store, tracked []Tracked, ensure objects.Ensure, fn func(objects.ID) error) error {
+	var fileTops, treeTops []objects.ID
+	subset := map[objects.ID][]string{}
+	for _, t := range tracked {
+		if t.Err != nil {
+			return t.Err
+		}
+		if t.Manifest.Type == TypeDir {
+			treeTops = append(treeTops, t.Manifest.Object)
+			if t.Only != nil {
+				subset[t.Manifest.Object] = t.Only
+			}
+		} else {
+			fileTops = append(fileTops, t.Manifest.Object)
+		}
+	}
+	if len(treeTops) > 0 {
+		meta, data, err := st.RecipeChunks(ctx, treeTops, ensure)
+		if err != nil {
+			return err
+		}
+		ids := make([]objects.ID, 0, len(data))
+		for _, d := range data {
+			ids = append(ids, d.ID)
+		}
+		if err := ensureIDs(ctx, st, ensure, ids); err != nil {
+			return err
+		}
+		for _, id := range append(meta, ids...) {
+			if err := fn(id); err != nil {
+				return err
+			}
+		}
+		for _, top := range treeTops {
+			entries, err := LoadTree(ctx, st, top)
+			if err != nil {
+				return err
+			}
+			if only, ok := subset[top]; ok {
+				entries = FilterEntries(entries, only)
+			}
+			for _, e := range entries {
+				switch {
+				case !e.Recipe.IsZero():
+					fileTops = append(fileTops, e.Recipe)
+				case e.Size > 0:
+					if err := fn(e.Digest); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	data := func(e objects.RecipeEntry) error { return fn(e.ID) }
+	var ferr error
+	meta := func(id objects.ID) {
+		if ferr == nil {
+			ferr = fn(id)
+		}
+	}
+	if ensure != nil {
+		if err := st.EnsureRecipes(ctx, fileTops, ensure); err != nil {
+			return err
+		}
+	}
+	for _, top := range fileTops {
+		err := st.WalkRecipe(ctx, top, meta, data)
+		if err == nil {
+			err = ferr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// NeededSet is Needed as a set, for artifacts whose chunks may not fit in
+// memory: it spills to the store's tmp directory past the store's sort budget.
+// The caller closes it.
+func (r *Repo) NeededSet(ctx context.Context, tracked []Tracked, ensure objects.Ensure) (*objects.IDSet, error) {
+	st, err := r.Store()
+	if err != nil {
+		return nil, err
+	}
+	set := st.NewIDSet()
+	if err := r.walkChunks(ctx, st, tracked, ensure, set.Add); err != nil {
+		set.Close()
+		return nil, err
+	}
+	return set, nil
+}
+
+// WalkNeeded calls fn for every chunk the artifacts need, in Needed's order
+// but with repeats, holding none of them (see NeededSet); recipe and tree
+// chunks must be present.
+func (r *Repo) WalkNeeded(ctx context.Context, tracked []Tracked, fn func(objects.ID) error) error {
+	st, err := r.Store()
+	if err != nil {
+		return err
+	}
+	return r.walkChunks(ctx, st, tracked, nil, fn)
+}

@@ -11,29 +11,39 @@ import (
 
 // Reachable is the set of chunks some manifest in history needs.
 type Reachable struct {
-	Chunks   map[objects.ID]bool
+	// Chunks is sorted and may live partly on disk: it is joined with the
+	// packs' sorted entries, never looked up one chunk at a time.
+	Chunks   *objects.IDSet
 	Problems []string // manifests whose objects could not all be listed
 }
+
+// Close releases the set's temporary files.
+func (x *Reachable) Close() { x.Chunks.Close() }
 
 // Reachable lists every chunk the manifests need. A manifest whose recipe or tree
 // objects cannot be read (not here and not fetchable) is reported, not fatal: what
 // it would reach cannot be in the store either, except through other manifests.
+// The set spills to the store's tmp directory past the store's sort budget, so
+// memory stays bounded however many chunks history reaches; Close removes it.
 func (r *Repo) Reachable(ctx context.Context, ms []Tracked, ensure objects.Ensure) (*Reachable, error) {
-	out := &Reachable{Chunks: map[objects.ID]bool{}}
+	st, err := r.Store()
+	if err != nil {
+		return nil, err
+	}
+	out := &Reachable{Chunks: st.NewIDSet()}
 	for _, t := range ms {
-		need, err := r.Needed(ctx, []Tracked{t}, ensure)
+		err := r.walkChunks(ctx, st, []Tracked{t}, ensure, out.Chunks.Add)
 		if err != nil {
 			if ctx.Err() != nil {
+				out.Close()
 				return nil, ctx.Err()
 			}
 			var me *objects.MissingError
 			if !errors.As(err, &me) && !errors.Is(err, objects.ErrCorrupt) {
+				out.Close()
 				return nil, err
 			}
 			out.Problems = append(out.Problems, fmt.Sprintf("%s (%s): %v", t.Path, t.Manifest.Digest.Short(), err))
-		}
-		for _, id := range need.Chunks {
-			out.Chunks[id] = true
 		}
 	}
 	return out, nil
@@ -88,28 +98,50 @@ func (r *Repo) GC(ctx context.Context, hist *History, opt GCOptions) (GCResult, 
 	if err != nil {
 		return res, err
 	}
-	res.Reachable = len(reach.Chunks)
+	defer reach.Close()
+	n, err := reach.Chunks.Len()
+	if err != nil {
+		return res, err
+	}
+	res.Reachable = int(n)
 	res.Problems = append(append(res.Problems, hist.Skipped...), reach.Problems...)
 	now := r.Now()
-	// One pack's entries in memory at a time, not the whole store's.
+	// First every pack's entries, one pack in memory at a time, into marks that
+	// are joined with the reachable set; then the decisions, pack by pack.
+	marks := st.NewLiveMarks()
+	defer marks.Close()
+	type pack struct {
+		info objects.PackInfo
+		ord  int
+	}
+	var packs []pack
 	err = st.WalkPacks(func(p objects.PackInfo) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		f := PackFate{Pack: p.ID, Size: p.Size}
-		var garbage int64
-		for _, e := range p.Entries {
-			if reach.Chunks[e.ID] {
-				f.Live++
-			} else {
-				garbage += int64(e.Length)
-			}
+		ord, err := marks.AddPack(p.Entries)
+		p.Entries = nil
+		packs = append(packs, pack{p, ord})
+		return err
+	})
+	if err != nil {
+		return res, err
+	}
+	if err := marks.Mark(reach.Chunks); err != nil {
+		return res, fmt.Errorf("mark reachable chunks: %w", err)
+	}
+	for _, pk := range packs {
+		if err := ctx.Err(); err != nil {
+			return res, err
 		}
-		f.Garbage = garbage
+		p := pk.info
+		f := PackFate{Pack: p.ID, Size: p.Size}
+		live, garbage := marks.Pack(pk.ord)
+		f.Live, f.Garbage = live, garbage
 		switch {
 		case now.Sub(p.ModTime) < opt.Grace:
 			f.Action, f.Why = "keep", fmt.Sprintf("younger than the grace period (%s)", opt.Grace)
-		case f.Live == len(p.Entries):
+		case marks.AllLive(pk.ord):
 			f.Action, f.Why = "keep", "every chunk is reachable"
 		case f.Live == 0:
 			f.Action, f.Why = "delete", "no chunk is reachable"
@@ -122,11 +154,22 @@ func (r *Repo) GC(ctx context.Context, hist *History, opt GCOptions) (GCResult, 
 			switch f.Action {
 			case "delete":
 				if err := st.RemovePack(p.ID); err != nil {
-					return err
+					return res, err
 				}
 			case "repack":
-				if _, err := st.Repack(p.ID, func(id objects.ID) bool { return reach.Chunks[id] }); err != nil {
-					return err
+				// The pack's entries again, in the order marked: its live ones.
+				entries, err := st.PackEntries(p.ID)
+				if err != nil {
+					return res, fmt.Errorf("pack %s: %w", p.ID.Short(), err)
+				}
+				keep := map[objects.ID]bool{}
+				for i, e := range entries {
+					if marks.Live(pk.ord, i) {
+						keep[e.ID] = true
+					}
+				}
+				if _, err := st.Repack(p.ID, func(id objects.ID) bool { return keep[id] }); err != nil {
+					return res, err
 				}
 			}
 		}
@@ -134,7 +177,6 @@ func (r *Repo) GC(ctx context.Context, hist *History, opt GCOptions) (GCResult, 
 			res.Freed += garbage
 		}
 		res.Packs = append(res.Packs, f)
-		return nil
-	})
-	return res, err
+	}
+	return res, nil
 }

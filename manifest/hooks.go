@@ -149,11 +149,13 @@ func (r *Repo) CheckStaged(ctx context.Context) (checked int, problems []StagedP
 			problems = append(problems, StagedProblem{Path: n, Problem: err.Error(), Hint: "re-create it with `trove add " + rel + "`"})
 			continue
 		}
-		need, err := r.Needed(ctx, []Tracked{{Path: rel, Manifest: m}}, nil)
+		st, err := r.Store()
 		if err == nil {
-			var missing []objects.ID
-			if missing, err = r.Missing(need.Chunks); err == nil && len(missing) > 0 {
-				err = &objects.MissingError{ID: missing[0]}
+			// The first missing chunk in Needed's order, through a set joined
+			// with the index rather than a lookup per chunk.
+			var lost []objects.ID
+			if _, lost, _, err = r.missingChunks(ctx, st, Tracked{Path: rel, Manifest: m}); err == nil && len(lost) > 0 {
+				err = &objects.MissingError{ID: lost[0]}
 			}
 		}
 		if err != nil {

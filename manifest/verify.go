@@ -55,15 +55,16 @@ func (r *Repo) Verify(ctx context.Context, tracked []Tracked, deep bool) (Verify
 			res.Problems = append(res.Problems, Problem{Artifact: t.Path, Kind: "invalid", Detail: t.Err.Error()})
 			continue
 		}
-		need, err := r.Needed(ctx, []Tracked{t}, nil)
+		n, lost, missing, err := r.missingChunks(ctx, st, t)
 		if err != nil {
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
 			res.Problems = append(res.Problems, problemFor(t.Path, "", err))
 			continue
 		}
-		res.Chunks += len(need.Chunks)
-		lost := st.Missing(need.Chunks) // one pass over the index, not a read per chunk
-		missing := len(lost)
-		for _, id := range lost[:min(missing, 20)] {
+		res.Chunks += int(n)
+		for _, id := range lost {
 			res.Problems = append(res.Problems, Problem{Artifact: t.Path, Object: id, Kind: "missing", Detail: "chunk " + id.Short() + " is not in the local store"})
 		}
 		if missing > 20 {
@@ -77,6 +78,61 @@ func (r *Repo) Verify(ctx context.Context, tracked []Tracked, deep bool) (Verify
 		res.Problems = append(res.Problems, probs...)
 	}
 	return res, nil
+}
+
+// missingShown is how many missing chunks Verify names per artifact;
+// missingHeld is how many it holds in memory to find them in their order.
+const (
+	missingShown = 20
+	missingHeld  = 1 << 16
+)
+
+// missingChunks counts the distinct chunks artifact t needs and those of them
+// the local store lacks, and names the first missingShown of these in the order
+// Needed lists them. The chunks go through a set that spills to disk and is
+// joined with the store's index in one pass; only when some are missing is the
+// artifact walked again to name them.
+func (r *Repo) missingChunks(ctx context.Context, st *objects.Store, t Tracked) (n int64, lost []objects.ID, missing int, err error) {
+	set := st.NewIDSet()
+	defer set.Close()
+	if err := r.walkChunks(ctx, st, []Tracked{t}, nil, set.Add); err != nil {
+		return 0, nil, 0, err
+	}
+	if n, err = set.Len(); err != nil {
+		return 0, nil, 0, err
+	}
+	gone := map[objects.ID]bool{}
+	err = st.EachMissing(set, func(id objects.ID) error {
+		if missing < missingHeld {
+			gone[id] = true
+		}
+		missing++
+		return nil
+	})
+	if err != nil || missing == 0 {
+		return n, nil, missing, err
+	}
+	named := map[objects.ID]bool{}
+	errEnough := errors.New("enough")
+	err = r.walkChunks(ctx, st, []Tracked{t}, nil, func(id objects.ID) error {
+		if named[id] {
+			return nil
+		}
+		// Past missingHeld the store is asked: so many chunks are missing that
+		// the first few come early in the walk.
+		if gone[id] || (missing > missingHeld && !st.Has(id)) {
+			named[id] = true
+			lost = append(lost, id)
+			if len(lost) == missingShown {
+				return errEnough
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		return n, nil, missing, err
+	}
+	return n, lost, missing, nil
 }
 
 func problemFor(artifact, file string, err error) Problem {

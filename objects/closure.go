@@ -105,3 +105,69 @@ func parseAll(body []byte) ([]RecipeEntry, error) {
 		out = append(out, e)
 	}
 }
+
+// EnsureRecipes makes the recipe chunks of tops (nodes and intermediate
+// pieces) present through ensure, one batch per level for all of them, as
+// RecipeChunks does, but without listing their data chunks: only the
+// intermediate levels' entries are held, never the data entries.
+func (s *Store) EnsureRecipes(ctx context.Context, tops []ID, ensure Ensure) error {
+	if err := s.ensure(ctx, ensure, tops); err != nil {
+		return err
+	}
+	type level struct {
+		top  ID
+		n    int    // the level of the pieces body lists
+		body []byte // serialized entries of the pieces
+	}
+	var cur []level
+	for _, top := range tops {
+		node, err := s.ReadChunk(top, nil)
+		if err != nil {
+			return err
+		}
+		n, body, err := ParseRecipeNode(node)
+		if err != nil {
+			return fmt.Errorf("recipe %s: %w", top.Short(), err)
+		}
+		if n > 0 {
+			cur = append(cur, level{top, n, body})
+		}
+	}
+	for len(cur) > 0 {
+		var ids []ID
+		pieces := make([][]RecipeEntry, len(cur))
+		for i, l := range cur {
+			ps, err := parseAll(l.body)
+			if err != nil {
+				return fmt.Errorf("recipe %s: %w", l.top.Short(), err)
+			}
+			pieces[i] = ps
+			for _, p := range ps {
+				ids = append(ids, p.ID)
+			}
+		}
+		if err := s.ensure(ctx, ensure, ids); err != nil {
+			return err
+		}
+		var next []level
+		for i, l := range cur {
+			if l.n == 1 {
+				continue // its pieces list data chunks, which are not fetched here
+			}
+			var body bytes.Buffer
+			for _, p := range pieces[i] {
+				b, err := s.ReadChunk(p.ID, nil)
+				if err != nil {
+					return err
+				}
+				if uint64(len(b)) != p.Size {
+					return fmt.Errorf("%w: recipe piece %s has %d bytes, recipe says %d", ErrCorrupt, p.ID.Short(), len(b), p.Size)
+				}
+				body.Write(b)
+			}
+			next = append(next, level{l.top, l.n - 1, body.Bytes()})
+		}
+		cur = next
+	}
+	return nil
+}

@@ -52,7 +52,7 @@
 //	packs/<first 2 hex>/<pack hex>.pack   complete packs
 //	index/<pack hex>.idx                  one index file per pack
 //	midx/<checksum>.midx                  the index files of many packs, merged
-//	tmp/                                  the pack being written
+//	tmp/                                  the pack being written, sort runs
 //
 // Put appends a chunk to the pack being written (and reports false, storing nothing,
 // when the chunk is already stored or pending). The pack is closed when it reaches
@@ -83,6 +83,20 @@
 // read again. Store.CheckIndex reads the large ones whole (OpenStore checks only
 // small ones whole; every lookup bounds-checks its entry, and every chunk read is
 // checked against its id anyway).
+//
+// # Sets larger than memory
+//
+// What gc, verify, push and pull compute over every chunk (the chunks history
+// reaches, an artifact's chunks, the remote's index) is never a map of them.
+// IDSet (and Sorter, for other fixed-width records) is an external sort:
+// members are added in any order, held up to a budget (DefaultSortBudget,
+// 64 MiB; SetSortBudget), spilled past it as sorted runs to temporary files in
+// tmp/ (unlinked as soon as they are created, so a killed process leaves
+// nothing), and read back merged, sorted and distinct. Sorted streams are then
+// joined with sorted data in one pass: EachLoc and EachMissing with the midx
+// files, LiveMarks with the packs' entries (one bit per entry, for gc). Below
+// the budget nothing touches the disk. WriteContent spools a file's recipe
+// entries the same way, so adding a huge file holds a few megabytes of them.
 //
 // OpenStore lists the packs and their index files. A pack without an index file
 // (a crash between the rename and the index write) is indexed from the pack; an

@@ -421,6 +421,7 @@ type fileSource struct {
 	r    *bufio.Reader
 	left int64
 	prev ID
+	b    [midxEntryLen]byte // read into here: a local array would escape, one allocation per entry
 }
 
 func (m *midxFile) source() *fileSource {
@@ -432,7 +433,7 @@ func (s *fileSource) next() (midxRec, bool, error) {
 	if s.left == 0 {
 		return midxRec{}, false, nil
 	}
-	var b [midxEntryLen]byte
+	b := &s.b
 	if _, err := io.ReadFull(s.r, b[:]); err != nil {
 		return midxRec{}, false, fmt.Errorf("read midx %s: %w", filepath.Base(s.m.path), err)
 	}

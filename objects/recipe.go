@@ -1,12 +1,14 @@
 package objects
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 
 	"github.com/zeebo/blake3"
@@ -92,9 +94,10 @@ func (s *Store) WriteContent(ctx context.Context, r io.Reader, sizeHint int64, o
 	defer s.releaseChunker(ch, opt.Params)
 	var (
 		c       Content
-		entries []RecipeEntry
+		entries = s.newEntrySpool()
 		whole   = blake3.New()
 	)
+	defer entries.close()
 	store := func(b []byte) error {
 		id := Hash(b)
 		added, err := s.Put(id, b)
@@ -106,7 +109,9 @@ func (s *Store) WriteContent(ctx context.Context, r io.Reader, sizeHint int64, o
 			c.NewChunks++
 		}
 		c.Size += int64(len(b))
-		entries = append(entries, RecipeEntry{ID: id, Size: uint64(len(b))})
+		if err := entries.add(RecipeEntry{ID: id, Size: uint64(len(b))}); err != nil {
+			return err
+		}
 		if opt.Progress != nil {
 			opt.Progress(int64(len(b)))
 		}
@@ -133,8 +138,8 @@ func (s *Store) WriteContent(ctx context.Context, r io.Reader, sizeHint int64, o
 		return Content{}, err
 	}
 	whole.Sum(c.Digest[:0])
-	c.Chunks = len(entries)
-	if opt.Inline && len(entries) <= 1 {
+	c.Chunks = int(entries.n)
+	if opt.Inline && entries.n <= 1 {
 		return c, nil
 	}
 	id, nb, nc, err := s.writeRecipe(entries, opt.Params)
@@ -227,7 +232,77 @@ func RecipeParams(p ChunkerParams) ChunkerParams {
 	return ChunkerParams{Min: 1 << 10, Avg: 4 << 10, Max: 16 << 10}
 }
 
-func (s *Store) writeRecipe(entries []RecipeEntry, p ChunkerParams) (ID, int64, int, error) {
+// entrySpool holds a recipe's serialized entries as they are made: in memory
+// up to the store's sort budget, past it in a temporary file (unlinked at once
+// where the system allows), so that adding a file of tens of millions of
+// chunks does not hold 40 bytes of each in memory.
+type entrySpool struct {
+	dir  string
+	max  int
+	buf  []byte
+	f    *os.File
+	name string // to remove at close, where unlinking an open file failed
+	n    int64  // entries
+	w    *bufio.Writer
+}
+
+func (s *Store) newEntrySpool() *entrySpool {
+	b := s.budget()
+	if b <= 0 {
+		b = DefaultSortBudget
+	}
+	return &entrySpool{dir: s.TempDir(), max: b}
+}
+
+func (sp *entrySpool) add(e RecipeEntry) error {
+	sp.n++
+	var b [recipeEntryLen]byte
+	copy(b[:32], e.ID[:])
+	binary.LittleEndian.PutUint64(b[32:40], e.Size)
+	if sp.w != nil {
+		_, err := sp.w.Write(b[:])
+		return err
+	}
+	sp.buf = append(sp.buf, b[:]...)
+	if len(sp.buf) < sp.max {
+		return nil
+	}
+	f, err := os.CreateTemp(sp.dir, "recipe-*")
+	if err != nil {
+		return fmt.Errorf("spool recipe: %w", err)
+	}
+	sp.f = f
+	if os.Remove(f.Name()) != nil {
+		sp.name = f.Name()
+	}
+	sp.w = bufio.NewWriterSize(f, 256<<10)
+	_, err = sp.w.Write(sp.buf)
+	sp.buf = nil
+	return err
+}
+
+// reader returns the entries written so far and their length in bytes.
+func (sp *entrySpool) reader() (io.Reader, int64, error) {
+	if sp.w == nil {
+		return bytes.NewReader(sp.buf), int64(len(sp.buf)), nil
+	}
+	if err := sp.w.Flush(); err != nil {
+		return nil, 0, fmt.Errorf("spool recipe: %w", err)
+	}
+	size := sp.n * recipeEntryLen
+	return bufio.NewReaderSize(io.NewSectionReader(sp.f, 0, size), 256<<10), size, nil
+}
+
+func (sp *entrySpool) close() {
+	if sp.f != nil {
+		sp.f.Close()
+		if sp.name != "" {
+			os.Remove(sp.name)
+		}
+	}
+}
+
+func (s *Store) writeRecipe(sp *entrySpool, p ChunkerParams) (ID, int64, int, error) {
 	p = RecipeParams(p)
 	var newBytes int64
 	var newChunks int
@@ -240,17 +315,24 @@ func (s *Store) writeRecipe(entries []RecipeEntry, p ChunkerParams) (ID, int64, 
 		}
 		return id, err
 	}
-	data := encodeEntries(entries)
+	// Level 0 is read from the spool; the levels above are a hundredth of the
+	// size each and are held in memory.
+	data, size, err := sp.reader()
+	if err != nil {
+		return ID{}, 0, 0, err
+	}
 	for level := 0; level <= maxRecipeLevel; level++ {
-		if recipeHeadLen+len(data) <= p.Max {
-			node := make([]byte, 0, recipeHeadLen+len(data))
-			node = append(node, recipeMagic...)
-			node = append(node, recipeVersion, byte(level))
-			node = append(node, data...)
+		if recipeHeadLen+size <= int64(p.Max) {
+			node := make([]byte, recipeHeadLen+size)
+			copy(node, recipeMagic)
+			node[6], node[7] = recipeVersion, byte(level)
+			if _, err := io.ReadFull(data, node[recipeHeadLen:]); err != nil {
+				return ID{}, 0, 0, fmt.Errorf("spool recipe: %w", err)
+			}
 			id, err := put(node)
 			return id, newBytes, newChunks, err
 		}
-		ch, err := NewChunker(bytes.NewReader(data), p)
+		ch, err := NewChunker(data, p)
 		if err != nil {
 			return ID{}, 0, 0, err
 		}
@@ -269,7 +351,8 @@ func (s *Store) writeRecipe(entries []RecipeEntry, p ChunkerParams) (ID, int64, 
 			}
 			next = append(next, RecipeEntry{ID: id, Size: uint64(len(b))})
 		}
-		data = encodeEntries(next)
+		enc := encodeEntries(next)
+		data, size = bytes.NewReader(enc), int64(len(enc))
 	}
 	return ID{}, 0, 0, fmt.Errorf("recipe deeper than %d levels", maxRecipeLevel)
 }

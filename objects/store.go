@@ -46,8 +46,9 @@ type Loc struct {
 //
 // A Store is safe for concurrent use by multiple goroutines.
 type Store struct {
-	dir      string
-	packSize uint64
+	dir        string
+	packSize   uint64
+	sortBudget int // see SetSortBudget
 
 	mu sync.RWMutex
 	// Where chunks are: the midx files, plus the packs they do not cover (added
@@ -104,6 +105,7 @@ func OpenStore(dir string) (*Store, error) {
 		s.closeMidx()
 		return nil, err
 	}
+	s.removeStaleRuns()
 	if len(s.recentRecs) >= s.mergeAt {
 		// Packs left uncovered by a crash or by an older trove: merge them now,
 		// so the next open does not read their index files again. A failure

@@ -2,6 +2,7 @@ package objects_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -721,5 +722,129 @@ func TestOpenStoreLayout(t *testing.T) {
 	must(t, os.WriteFile(f, nil, 0o644))
 	if _, err := objects.OpenStore(f); err == nil {
 		t.Fatal("OpenStore on a regular file succeeded")
+	}
+}
+
+// TestEachMissingMatchesMissing checks the streaming EachMissing against
+// Missing on a store with midx files and recent packs, for sets small (looked
+// up) and large (scanned) next to the index, with a budget small enough to spill.
+func TestEachMissingMatchesMissing(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	s.SetIndexMergeAt(50)
+	s.SetPackSize(64 << 10)
+	s.SetSortBudget(32 * 64)
+	stored := putChunks(t, s, manyChunks(1, 400, 1000))
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	recent := putChunks(t, s, manyChunks(2, 20, 1000))
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	absent := make([]ID, 300)
+	for i := range absent {
+		absent[i] = objects.Hash([]byte(fmt.Sprint("absent", i)))
+	}
+	for _, n := range []int{1, 3, 50, 400} {
+		var ids []ID
+		ids = append(ids, stored[:min(n, len(stored))]...)
+		ids = append(ids, recent[:min(n, len(recent))]...)
+		ids = append(ids, absent[:min(n, len(absent))]...)
+		set := s.NewIDSet()
+		for _, id := range ids {
+			set.Add(id)
+			set.Add(id)
+		}
+		want := slices.SortedFunc(slices.Values(s.Missing(ids)), func(a, b ID) int { return bytes.Compare(a[:], b[:]) })
+		var got []ID
+		if err := s.EachMissing(set, func(id ID) error { got = append(got, id); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		locs, found := s.LookupMany(ids)
+		wantLoc := map[ID]objects.Loc{}
+		for i, id := range ids {
+			if found[i] {
+				wantLoc[id] = locs[i]
+			}
+		}
+		seen := 0
+		err := s.EachLoc(set, func(id ID, l objects.Loc, ok bool) error {
+			seen++
+			if w, wok := wantLoc[id]; ok != wok || l != w {
+				t.Errorf("n=%d: EachLoc(%s) = %v, %v; LookupMany says %v, %v", n, id.Short(), l, ok, w, wok)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m, _ := set.Len(); int64(seen) != m {
+			t.Fatalf("n=%d: EachLoc saw %d ids of %d", n, seen, m)
+		}
+		set.Close()
+		if !slices.Equal(got, slices.Compact(want)) {
+			t.Fatalf("n=%d: EachMissing gave %d ids, Missing %d", n, len(got), len(want))
+		}
+	}
+}
+
+// TestWriteContentSpoolsRecipe writes content of thousands of chunks with a
+// budget so small that its recipe entries spill to a temporary file: the
+// recipe (multi-level) is the same as with them in memory, it reads back, and
+// no file is left in the store's tmp directory.
+func TestWriteContentSpoolsRecipe(t *testing.T) {
+	ctx := context.Background()
+	data := testBytes(77, 2<<20)
+	p := objects.ChunkerParams{Min: 64, Avg: 256, Max: 1024}
+	var got []objects.Content
+	for _, budget := range []int{0, 40 * 16} {
+		s := openTestStore(t, t.TempDir())
+		s.SetSortBudget(budget)
+		c, err := s.WriteContent(ctx, bytes.NewReader(data), int64(len(data)), objects.WriteOptions{Params: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Chunks < 1000 {
+			t.Fatalf("test setup: %d chunks", c.Chunks)
+		}
+		if err := s.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if _, err := s.ReadContent(ctx, c.Recipe, &out); err != nil || !bytes.Equal(out.Bytes(), data) {
+			t.Fatalf("read back: %v", err)
+		}
+		if ents, _ := os.ReadDir(filepath.Join(s.Dir(), "tmp")); len(ents) != 0 {
+			t.Fatalf("budget %d: %d files left in tmp", budget, len(ents))
+		}
+		got = append(got, c)
+	}
+	if got[0] != got[1] {
+		t.Fatalf("with a spooled recipe %+v, in memory %+v", got[1], got[0])
+	}
+}
+
+// TestOpenRemovesStaleRuns: a sort run or spooled recipe left in tmp/ (by a
+// process killed between creating and unlinking it) is removed at the next
+// open; a pack being written there is not.
+func TestOpenRemovesStaleRuns(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	tmp := s.TempDir()
+	for _, name := range []string{"sort-123", "recipe-456", "pack-789"} {
+		if err := os.WriteFile(filepath.Join(tmp, name), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	openTestStore(t, dir)
+	ents, _ := os.ReadDir(tmp)
+	var left []string
+	for _, e := range ents {
+		left = append(left, e.Name())
+	}
+	if !slices.Equal(left, []string{"pack-789"}) {
+		t.Fatalf("left in tmp: %v, want only pack-789", left)
 	}
 }

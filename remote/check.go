@@ -1,11 +1,11 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -30,22 +30,101 @@ type CheckResult struct {
 
 // Check tells whether the remote holds every given chunk (by its index). With
 // deep, it also reads each chunk back, with ranged reads as Fetch does, and checks
-// its BLAKE3, storing nothing.
+// its BLAKE3, storing nothing. See CheckSet.
 func Check(ctx context.Context, rem Remote, ids []objects.ID, deep bool, opt Options) (CheckResult, error) {
+	set := objects.NewIDSet(opt.TempDir, opt.SortBudget)
+	defer set.Close()
+	for _, id := range ids {
+		if err := set.Add(id); err != nil {
+			return CheckResult{Chunks: len(ids), Problems: []CheckProblem{}}, err
+		}
+	}
+	res, err := CheckSet(ctx, rem, set, deep, opt, func(fn func(objects.ID) error) error {
+		for _, id := range ids {
+			if err := fn(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	res.Chunks = len(ids)
+	return res, err
+}
+
+// CheckSet is Check for a set of chunks, which need not fit in memory: the
+// remote's index is external-sorted and joined with the set, and for deep the
+// chunks found are sorted by pack and offset and read back a pack at a time.
+// Missing chunks are reported in the order order calls its function with them
+// (repeats ignored), when order is not nil; else in id order.
+func CheckSet(ctx context.Context, rem Remote, ids *objects.IDSet, deep bool, opt Options, order func(func(objects.ID) error) error) (CheckResult, error) {
 	opt.defaults()
-	res := CheckResult{Chunks: len(ids), Problems: []CheckProblem{}}
-	x, err := LoadIndex(ctx, rem, opt)
+	res := CheckResult{Problems: []CheckProblem{}}
+	n, err := ids.Len()
 	if err != nil {
 		return res, err
 	}
-	byPack := map[objects.ID][]objects.IndexEntry{}
-	for _, id := range ids {
-		loc, ok := x.Lookup(id)
-		if !ok {
-			res.Problems = append(res.Problems, CheckProblem{ID: id, Kind: "missing", Detail: fmt.Sprintf("chunk %s is not on %s", id.Short(), rem)})
+	res.Chunks = int(n)
+	var packs []objects.ID
+	locs := newRemoteRecs(&opt)
+	defer locs.Close()
+	err = eachIndex(ctx, rem, &opt, func(pid objects.ID, entries []objects.IndexEntry) error {
+		ord := uint32(len(packs))
+		packs = append(packs, pid)
+		for _, e := range entries {
+			if err := locs.Add(remoteRec{ID: e.ID, Pack: ord, Offset: e.Offset, Length: e.Length}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	want := newWantRecs(&opt)
+	defer want.Close()
+	// The missing chunks are as many as the problems reported: held.
+	missing := map[objects.ID]bool{}
+	var missingSorted []objects.ID
+	it := locs.Iter()
+	head, more := it.Next()
+	all := ids.Iter()
+	for id, ok := all.Next(); ok; id, ok = all.Next() {
+		for more && bytes.Compare(head.ID[:], id[:]) < 0 {
+			head, more = it.Next()
+		}
+		if !more || head.ID != id {
+			missing[id] = true
+			missingSorted = append(missingSorted, id)
 			continue
 		}
-		byPack[loc.Pack] = append(byPack[loc.Pack], objects.IndexEntry{ID: id, Offset: loc.Offset, Length: loc.Length})
+		if deep {
+			if err := want.Add(wantRec{Pack: head.Pack, Offset: head.Offset, Length: head.Length, ID: id}); err != nil {
+				return res, err
+			}
+		}
+	}
+	if err := errors.Join(all.Err(), it.Err()); err != nil {
+		return res, err
+	}
+	report := func(id objects.ID) error {
+		res.Problems = append(res.Problems, CheckProblem{ID: id, Kind: "missing", Detail: fmt.Sprintf("chunk %s is not on %s", id.Short(), rem)})
+		return nil
+	}
+	if order != nil && len(missing) > 0 {
+		err := order(func(id objects.ID) error {
+			if missing[id] {
+				delete(missing, id)
+				return report(id)
+			}
+			return nil
+		})
+		if err != nil {
+			return res, err
+		}
+	} else {
+		for _, id := range missingSorted {
+			report(id)
+		}
 	}
 	if !deep {
 		return res, nil
@@ -53,8 +132,7 @@ func Check(ctx context.Context, rem Remote, ids []objects.ID, deep bool, opt Opt
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opt.Jobs)
-	for pid, es := range byPack {
-		sort.Slice(es, func(i, j int) bool { return es[i].Offset < es[j].Offset })
+	check := func(pid objects.ID, es []objects.IndexEntry) {
 		g.Go(func() error {
 			key := PackKey(pid)
 			off, end := es[0].Offset, es[len(es)-1].Offset+uint64(es[len(es)-1].Length)
@@ -111,6 +189,23 @@ func Check(ctx context.Context, rem Remote, ids []objects.ID, deep bool, opt Opt
 			return nil
 		})
 	}
+	wit := want.Iter()
+	var es []objects.IndexEntry
+	var ord uint32
+	for w, ok := wit.Next(); ok && gctx.Err() == nil; w, ok = wit.Next() {
+		if len(es) > 0 && w.Pack != ord {
+			check(packs[ord], es)
+			es = nil // the worker holds the last slice
+		}
+		ord = w.Pack
+		es = append(es, objects.IndexEntry{ID: w.ID, Offset: w.Offset, Length: w.Length})
+	}
+	if len(es) > 0 && gctx.Err() == nil {
+		check(packs[ord], es)
+	}
 	err = g.Wait()
+	if err == nil {
+		err = wit.Err()
+	}
 	return res, err
 }

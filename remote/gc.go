@@ -20,6 +20,11 @@ type GCOptions struct {
 	// clone (whose commits this repository has not seen) is never collected.
 	Grace time.Duration
 	Now   time.Time
+	// TempDir is where the join of the packs' entries with the live set spills
+	// past SortBudget bytes (default objects.DefaultSortBudget); "" keeps it in
+	// memory.
+	TempDir    string
+	SortBudget int
 }
 
 // RemotePackFate says what GC did (or would do) with one pack on the remote.
@@ -46,8 +51,10 @@ const KeepPrefix = "keep/"
 // GC deletes the packs on the remote that hold no live chunk, are older than the
 // grace period and are not on a keep-list, index first (so no reader ever sees an
 // index without its pack), and packs without an index (left by an interrupted
-// push) older than the grace period. Packs that are partly live are kept.
-func GC(ctx context.Context, rem Remote, live func(objects.ID) bool, opt GCOptions) (GCResult, error) {
+// push) older than the grace period. Packs that are partly live are kept. live
+// is joined with the packs' sorted entries (see objects.LiveMarks), so neither
+// needs to fit in memory. Every index file is read before anything is deleted.
+func GC(ctx context.Context, rem Remote, live *objects.IDSet, opt GCOptions) (GCResult, error) {
 	opt.defaults()
 	var res GCResult
 	indexes := map[objects.ID]Info{}
@@ -89,6 +96,14 @@ func GC(ctx context.Context, rem Remote, live func(objects.ID) bool, opt GCOptio
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return string(ids[i][:]) < string(ids[j][:]) })
+	marks := objects.NewLiveMarks(opt.TempDir, opt.SortBudget)
+	defer marks.Close()
+	type fate struct {
+		f        RemotePackFate
+		indexed  bool
+		ord, len int // in marks, when the index decides
+	}
+	fates := make([]fate, 0, len(ids))
 	for _, pid := range ids {
 		info := packs[pid]
 		f := RemotePackFate{Pack: pid, Size: info.Size}
@@ -98,6 +113,7 @@ func GC(ctx context.Context, rem Remote, live func(objects.ID) bool, opt GCOptio
 			newest = idx.ModTime
 		}
 		young := opt.Now.Sub(newest) < opt.Grace
+		fa := fate{indexed: indexed, ord: -1}
 		switch {
 		case keep[pid]:
 			f.Action, f.Why = "keep", "on a keep-list"
@@ -110,20 +126,27 @@ func GC(ctx context.Context, rem Remote, live func(objects.ID) bool, opt GCOptio
 			if err != nil {
 				return res, err
 			}
-			var liveN int
-			var garbage int64
-			for _, e := range entries {
-				if live(e.ID) {
-					liveN++
-				} else {
-					garbage += int64(e.Length)
-				}
+			if fa.ord, err = marks.AddPack(entries); err != nil {
+				return res, err
 			}
+			fa.len = len(entries)
+		}
+		fa.f = f
+		fates = append(fates, fa)
+	}
+	if err := marks.Mark(live); err != nil {
+		return res, fmt.Errorf("mark reachable chunks: %w", err)
+	}
+	for _, fa := range fates {
+		f, pid, indexed := fa.f, fa.f.Pack, fa.indexed
+		info := packs[pid]
+		if fa.ord >= 0 {
+			liveN, garbage := marks.Pack(fa.ord)
 			f.Garbage = garbage
 			if liveN == 0 {
 				f.Action, f.Why = "delete", "no chunk is reachable"
 			} else {
-				f.Action, f.Why = "keep", fmt.Sprintf("%d of %d chunks reachable", liveN, len(entries))
+				f.Action, f.Why = "keep", fmt.Sprintf("%d of %d chunks reachable", liveN, fa.len)
 			}
 		}
 		if f.Action == "delete" {

@@ -1,7 +1,10 @@
 package remote
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -58,6 +61,10 @@ type Options struct {
 	// Force makes Push upload every pack holding a needed chunk, even those the
 	// remote has (to repair damaged objects there).
 	Force bool
+	// TempDir is where sets of chunk ids too large for SortBudget bytes of
+	// memory (default objects.DefaultSortBudget) spill; "" keeps them in memory.
+	TempDir    string
+	SortBudget int
 }
 
 func (o *Options) defaults() {
@@ -124,7 +131,9 @@ func (m *meter) add(bytes, objs int64) {
 	m.mu.Unlock()
 }
 
-// Index is what a remote holds: its packs and where each chunk is in them.
+// Index is what a remote holds: its packs and where each chunk is in them. It
+// holds every chunk in a map, about 100 bytes each; push, fetch and check use
+// sorted sets that spill to disk instead (PushSet, FetchSet, CheckSet).
 type Index struct {
 	Packs  map[objects.ID]bool
 	chunks map[objects.ID]objects.Loc
@@ -145,8 +154,28 @@ func (x *Index) Chunks() int { return len(x.chunks) }
 // pack). Each is checked (checksum, and that it names the pack its key says).
 func LoadIndex(ctx context.Context, rem Remote, opt Options) (*Index, error) {
 	opt.defaults()
+	x := &Index{Packs: map[objects.ID]bool{}, chunks: map[objects.ID]objects.Loc{}, bytes: map[objects.ID]int64{}}
+	err := eachIndex(ctx, rem, &opt, func(pid objects.ID, entries []objects.IndexEntry) error {
+		x.Packs[pid] = true
+		for _, e := range entries {
+			x.bytes[pid] += int64(e.Length)
+			if _, ok := x.chunks[e.ID]; !ok {
+				x.chunks[e.ID] = objects.Loc{Pack: pid, Offset: e.Offset, Length: e.Length}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// eachIndex lists the remote's index files and reads them in parallel as
+// LoadIndex does, calling fn (never concurrently) with each pack's entries.
+func eachIndex(ctx context.Context, rem Remote, opt *Options, fn func(pid objects.ID, entries []objects.IndexEntry) error) error {
 	var packs []objects.ID
-	err := retry(ctx, &opt, func() error {
+	err := retry(ctx, opt, func() error {
 		packs = packs[:0]
 		return rem.List(ctx, "index/", func(info Info) error {
 			h, ok := strings.CutSuffix(strings.TrimPrefix(info.Key, "index/"), ".idx")
@@ -160,36 +189,50 @@ func LoadIndex(ctx context.Context, rem Remote, opt Options) (*Index, error) {
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", rem, err)
+		return fmt.Errorf("list %s: %w", rem, err)
 	}
-	x := &Index{Packs: map[objects.ID]bool{}, chunks: map[objects.ID]objects.Loc{}, bytes: map[objects.ID]int64{}}
 	var mu sync.Mutex
 	if opt.CacheDir != "" {
 		if err := os.MkdirAll(opt.CacheDir, 0o755); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opt.Jobs)
 	for _, pid := range packs {
 		g.Go(func() error {
-			entries, err := readIndexFile(gctx, rem, pid, &opt)
+			entries, err := readIndexFile(gctx, rem, pid, opt)
 			if err != nil {
 				return err
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			x.Packs[pid] = true
-			for _, e := range entries {
-				x.bytes[pid] += int64(e.Length)
-				if _, ok := x.chunks[e.ID]; !ok {
-					x.chunks[e.ID] = objects.Loc{Pack: pid, Offset: e.Offset, Length: e.Length}
-				}
-			}
-			return nil
+			return fn(pid, entries)
 		})
 	}
-	if err := g.Wait(); err != nil {
+	return g.Wait()
+}
+
+// chunkSet is what Push needs to know of a remote: its packs, and the ids of
+// its chunks as a set that may spill to disk (an Index holds a map of them).
+type chunkSet struct {
+	packs map[objects.ID]bool
+	ids   *objects.IDSet
+}
+
+func loadChunkSet(ctx context.Context, rem Remote, opt *Options) (*chunkSet, error) {
+	x := &chunkSet{packs: map[objects.ID]bool{}, ids: objects.NewIDSet(opt.TempDir, opt.SortBudget)}
+	err := eachIndex(ctx, rem, opt, func(pid objects.ID, entries []objects.IndexEntry) error {
+		x.packs[pid] = true
+		for _, e := range entries {
+			if err := x.ids.Add(e.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		x.ids.Close()
 		return nil, err
 	}
 	return x, nil
@@ -243,36 +286,87 @@ type PushResult struct {
 // Push uploads the local packs holding the given chunks that the remote lacks,
 // largest first, each pack before its index, with bounded retries, and checks the
 // size of every object it wrote. A pack is skipped when the remote has it, or has
-// every needed chunk of it in other packs.
+// every needed chunk of it in other packs. See PushSet.
 func Push(ctx context.Context, rem Remote, st *objects.Store, chunks []objects.ID, opt Options) (PushResult, error) {
-	opt.defaults()
-	res := PushResult{Chunks: len(chunks)}
-	need := map[objects.ID][]objects.ID{}
-	locs, found := st.LookupMany(chunks)
-	for i, id := range chunks {
-		if !found[i] {
-			return res, &objects.MissingError{ID: id}
+	set := objects.NewIDSet(opt.TempDir, opt.SortBudget)
+	defer set.Close()
+	for _, id := range chunks {
+		if err := set.Add(id); err != nil {
+			return PushResult{Chunks: len(chunks)}, err
 		}
-		need[locs[i].Pack] = append(need[locs[i].Pack], id)
 	}
-	x, err := LoadIndex(ctx, rem, opt)
+	res, err := PushSet(ctx, rem, st, set, opt)
+	res.Chunks = len(chunks)
+	return res, err
+}
+
+// PushSet is Push for a set of chunks, which need not fit in memory: the set is
+// joined with the store's index and with the remote's chunks (read into a set
+// that spills to opt.TempDir) in sorted passes; only the packs involved are
+// held. A chunk the store lacks gives a *objects.MissingError (the first in id
+// order) before the remote is read.
+func PushSet(ctx context.Context, rem Remote, st *objects.Store, chunks *objects.IDSet, opt Options) (PushResult, error) {
+	opt.defaults()
+	var res PushResult
+	n, err := chunks.Len()
 	if err != nil {
 		return res, err
+	}
+	res.Chunks = int(n)
+	// Each pack holding a needed chunk, and whether the remote has all its
+	// needed chunks (in any pack).
+	need := map[objects.ID]bool{}
+	err = st.EachLoc(chunks, func(id objects.ID, l objects.Loc, ok bool) error {
+		if !ok {
+			return &objects.MissingError{ID: id}
+		}
+		need[l.Pack] = true
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	x, err := loadChunkSet(ctx, rem, &opt)
+	if err != nil {
+		return res, err
+	}
+	defer x.ids.Close()
+	if !opt.Force {
+		// Which packs the remote lacks though it may have their needed chunks.
+		var open []objects.ID
+		for pid := range need {
+			if !x.packs[pid] {
+				open = append(open, pid)
+			}
+		}
+		if len(open) > 0 {
+			remote := x.ids.Iter()
+			rid, more := remote.Next()
+			err = st.EachLoc(chunks, func(id objects.ID, l objects.Loc, _ bool) error {
+				if x.packs[l.Pack] || !need[l.Pack] {
+					return nil
+				}
+				for more && bytes.Compare(rid[:], id[:]) < 0 {
+					rid, more = remote.Next()
+				}
+				if !more || rid != id {
+					need[l.Pack] = false // a chunk only this pack can give
+				}
+				return nil
+			})
+			if err == nil {
+				err = remote.Err()
+			}
+			if err != nil {
+				return res, err
+			}
+		}
 	}
 	sizes := st.Packs()
 	var todo []objects.ID
 	var total int64
-	for pid, ids := range need {
-		all := x.Packs[pid] && !opt.Force
-		if !all && !opt.Force {
-			all = true
-			for _, id := range ids {
-				if !x.Has(id) {
-					all = false
-					break
-				}
-			}
-		}
+	for pid, all := range need {
+		all = (x.packs[pid] || all) && !opt.Force
 		if all {
 			res.SkippedPacks++
 			res.SkippedBytes += sizes[pid]
@@ -402,105 +496,218 @@ type span struct {
 
 // Fetch downloads the given chunks into the local store with ranged reads
 // coalesced per pack, in parallel, verifying each chunk's BLAKE3 before storing it.
-// What was verified is kept even when Fetch fails, so a rerun resumes.
+// What was verified is kept even when Fetch fails, so a rerun resumes. See
+// FetchSet.
 func Fetch(ctx context.Context, rem Remote, st *objects.Store, ids []objects.ID, opt Options) (FetchResult, error) {
+	set := objects.NewIDSet(opt.TempDir, opt.SortBudget)
+	defer set.Close()
+	for _, id := range ids {
+		if err := set.Add(id); err != nil {
+			return FetchResult{}, err
+		}
+	}
+	return FetchSet(ctx, rem, st, set, opt)
+}
+
+// remoteRec is one entry of the remote's index; wantRec one chunk to fetch.
+// Packs are numbered in the order their index files were read.
+type (
+	remoteRec struct {
+		ID     objects.ID
+		Pack   uint32
+		Offset uint64
+		Length uint32
+	}
+	wantRec struct {
+		Pack   uint32
+		Offset uint64
+		Length uint32
+		ID     objects.ID
+	}
+)
+
+func newRemoteRecs(opt *Options) *objects.Sorter[remoteRec] {
+	return objects.NewSorter(opt.TempDir, opt.SortBudget, 48,
+		func(b []byte, r remoteRec) {
+			copy(b, r.ID[:])
+			binary.BigEndian.PutUint32(b[32:], r.Pack)
+			binary.BigEndian.PutUint64(b[36:], r.Offset)
+			binary.BigEndian.PutUint32(b[44:], r.Length)
+		},
+		func(b []byte) remoteRec {
+			return remoteRec{ID: objects.ID(b[:32]), Pack: binary.BigEndian.Uint32(b[32:]), Offset: binary.BigEndian.Uint64(b[36:]), Length: binary.BigEndian.Uint32(b[44:])}
+		},
+		func(a, b remoteRec) int {
+			if c := bytes.Compare(a.ID[:], b.ID[:]); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Pack, b.Pack)
+		})
+}
+
+func newWantRecs(opt *Options) *objects.Sorter[wantRec] {
+	return objects.NewSorter(opt.TempDir, opt.SortBudget, 48,
+		func(b []byte, r wantRec) {
+			binary.BigEndian.PutUint32(b, r.Pack)
+			binary.BigEndian.PutUint64(b[4:], r.Offset)
+			binary.BigEndian.PutUint32(b[12:], r.Length)
+			copy(b[16:], r.ID[:])
+		},
+		func(b []byte) wantRec {
+			return wantRec{Pack: binary.BigEndian.Uint32(b), Offset: binary.BigEndian.Uint64(b[4:]), Length: binary.BigEndian.Uint32(b[12:]), ID: objects.ID(b[16:48])}
+		},
+		func(a, b wantRec) int {
+			if c := cmp.Compare(a.Pack, b.Pack); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(a.Offset, b.Offset); c != 0 {
+				return c
+			}
+			return bytes.Compare(a.ID[:], b.ID[:])
+		})
+}
+
+// FetchSet is Fetch for a set of chunks, which need not fit in memory: the
+// remote's index is external-sorted and joined with the chunks the store lacks,
+// those are sorted by pack and offset, and each pack's ranges are sent to the
+// workers as the sorted stream reaches them. A chunk the remote lacks gives a
+// *NotOnRemoteError (the first in id order) before anything is downloaded.
+func FetchSet(ctx context.Context, rem Remote, st *objects.Store, ids *objects.IDSet, opt Options) (FetchResult, error) {
 	opt.defaults()
 	var res FetchResult
-	x, err := LoadIndex(ctx, rem, opt)
+	var packs []objects.ID
+	var packBytes []int64 // chunk bytes in each pack
+	locs := newRemoteRecs(&opt)
+	defer locs.Close()
+	err := eachIndex(ctx, rem, &opt, func(pid objects.ID, entries []objects.IndexEntry) error {
+		ord := uint32(len(packs))
+		packs = append(packs, pid)
+		packBytes = append(packBytes, 0)
+		for _, e := range entries {
+			packBytes[ord] += int64(e.Length)
+			if err := locs.Add(remoteRec{ID: e.ID, Pack: ord, Offset: e.Offset, Length: e.Length}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return res, err
 	}
-	byPack := map[objects.ID][]objects.IndexEntry{}
-	seen := map[objects.ID]bool{}
-	for _, id := range ids {
-		if seen[id] || st.Has(id) {
-			continue
+	want := newWantRecs(&opt)
+	defer want.Close()
+	var total, count int64
+	it := locs.Iter()
+	head, more := it.Next()
+	err = st.EachMissing(ids, func(id objects.ID) error {
+		for more && bytes.Compare(head.ID[:], id[:]) < 0 {
+			head, more = it.Next()
 		}
-		seen[id] = true
-		loc, ok := x.Lookup(id)
-		if !ok {
-			return res, &NotOnRemoteError{ID: id, Remote: rem.String()}
+		if !more || head.ID != id {
+			return &NotOnRemoteError{ID: id, Remote: rem.String()}
 		}
-		byPack[loc.Pack] = append(byPack[loc.Pack], objects.IndexEntry{ID: id, Offset: loc.Offset, Length: loc.Length})
+		total += int64(head.Length)
+		count++
+		return want.Add(wantRec{Pack: head.Pack, Offset: head.Offset, Length: head.Length, ID: id})
+	})
+	if err == nil {
+		err = it.Err()
 	}
-	var spans []*span
-	var whole []objects.ID
-	var total int64
-	for pid, es := range byPack {
+	if err != nil {
+		return res, err
+	}
+	m := &meter{fn: opt.Progress, p: Progress{Op: "fetch", TotalBytes: total, TotalObjects: count}}
+	var chunks, nbytes, read atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opt.Jobs)
+	requests := 0
+	// dispatch sends one pack's wanted chunks (sorted by offset) to the workers.
+	dispatch := func(ord uint32, es []objects.IndexEntry) {
+		pid := packs[ord]
 		// Most of a pack wanted: download it whole and install it as it is (one
 		// pass, hashed against its name), rather than re-packing its chunks.
-		var want int64
+		var wantBytes int64
 		for _, e := range es {
-			want += int64(e.Length)
+			wantBytes += int64(e.Length)
 		}
-		if float64(want) >= wholePackRatio*float64(x.bytes[pid]) && !st.HasPack(pid) {
-			whole = append(whole, pid)
-			total += want
-			continue
+		if float64(wantBytes) >= wholePackRatio*float64(packBytes[ord]) && !st.HasPack(pid) {
+			requests++
+			g.Go(func() error {
+				return retry(gctx, &opt, func() error {
+					rc, err := rem.Get(gctx, PackKey(pid), 0, -1)
+					if err != nil {
+						return fmt.Errorf("fetch %s: %w", PackKey(pid), err)
+					}
+					defer rc.Close()
+					cr := &countingReader{r: rc, m: m}
+					n, err := st.AddPackFrom(pid, cr)
+					read.Add(n)
+					if err != nil {
+						m.add(-cr.n, 0)
+						if errors.Is(err, objects.ErrCorrupt) {
+							if n < packBytes[ord] {
+								return &truncatedError{msg: fmt.Sprintf("%s on %s: %v: it ends early (truncated object?)", PackKey(pid), rem, objects.ErrCorrupt)}
+							}
+							return fmt.Errorf("%s on %s: %w", PackKey(pid), rem, err)
+						}
+						return err
+					}
+					chunks.Add(int64(len(es)))
+					nbytes.Add(wantBytes)
+					m.add(0, int64(len(es)))
+					return nil
+				})
+			})
+			return
 		}
-		sort.Slice(es, func(i, j int) bool { return es[i].Offset < es[j].Offset })
 		var cur *span
+		flush := func() {
+			if cur == nil {
+				return
+			}
+			sp := cur
+			requests++
+			g.Go(func() error {
+				return retry(gctx, &opt, func() error {
+					n, c, b, err := fetchSpan(gctx, rem, st, sp, m)
+					read.Add(n)
+					chunks.Add(c)
+					nbytes.Add(b)
+					return err
+				})
+			})
+		}
 		for _, e := range es {
 			end := e.Offset + uint64(e.Length)
-			total += int64(e.Length)
 			if cur != nil && e.Offset >= cur.end && e.Offset-cur.end <= maxGap && end-cur.off <= maxRange {
 				cur.end = end
 				cur.entries = append(cur.entries, e)
 				continue
 			}
+			flush()
 			cur = &span{pack: pid, off: e.Offset, end: end, entries: []objects.IndexEntry{e}}
-			spans = append(spans, cur)
 		}
+		flush()
 	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].end-spans[i].off > spans[j].end-spans[j].off })
-	m := &meter{fn: opt.Progress, p: Progress{Op: "fetch", TotalBytes: total, TotalObjects: int64(len(seen))}}
-	var chunks, bytes, read atomic.Int64
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(opt.Jobs)
-	for _, pid := range whole {
-		g.Go(func() error {
-			return retry(gctx, &opt, func() error {
-				rc, err := rem.Get(gctx, PackKey(pid), 0, -1)
-				if err != nil {
-					return fmt.Errorf("fetch %s: %w", PackKey(pid), err)
-				}
-				defer rc.Close()
-				cr := &countingReader{r: rc, m: m}
-				n, err := st.AddPackFrom(pid, cr)
-				read.Add(n)
-				if err != nil {
-					m.add(-cr.n, 0)
-					if errors.Is(err, objects.ErrCorrupt) {
-						if n < x.bytes[pid] {
-							return &truncatedError{msg: fmt.Sprintf("%s on %s: %v: it ends early (truncated object?)", PackKey(pid), rem, objects.ErrCorrupt)}
-						}
-						return fmt.Errorf("%s on %s: %w", PackKey(pid), rem, err)
-					}
-					return err
-				}
-				c := byPack[pid]
-				chunks.Add(int64(len(c)))
-				for _, e := range c {
-					bytes.Add(int64(e.Length))
-				}
-				m.add(0, int64(len(c)))
-				return nil
-			})
-		})
+	wit := want.Iter()
+	var es []objects.IndexEntry
+	var ord uint32
+	for w, ok := wit.Next(); ok && gctx.Err() == nil; w, ok = wit.Next() {
+		if len(es) > 0 && w.Pack != ord {
+			dispatch(ord, es)
+			es = nil // the workers hold the last slice
+		}
+		ord = w.Pack
+		es = append(es, objects.IndexEntry{ID: w.ID, Offset: w.Offset, Length: w.Length})
 	}
-	for _, sp := range spans {
-		g.Go(func() error {
-			return retry(gctx, &opt, func() error {
-				n, c, b, err := fetchSpan(gctx, rem, st, sp, m)
-				read.Add(n)
-				chunks.Add(c)
-				bytes.Add(b)
-				return err
-			})
-		})
+	if len(es) > 0 && gctx.Err() == nil {
+		dispatch(ord, es)
 	}
 	err = g.Wait()
-	res.Chunks, res.Bytes, res.Read, res.Requests = int(chunks.Load()), bytes.Load(), read.Load(), len(spans)+len(whole)
+	if err == nil {
+		err = wit.Err()
+	}
+	res.Chunks, res.Bytes, res.Read, res.Requests = int(chunks.Load()), nbytes.Load(), read.Load(), requests
 	if ferr := st.Flush(); err == nil {
 		err = ferr
 	}

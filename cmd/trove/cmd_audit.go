@@ -19,6 +19,7 @@ import (
 	"github.com/trove-dev/trove/governance"
 	rpt "github.com/trove-dev/trove/governance/report"
 	"github.com/trove-dev/trove/manifest"
+	"github.com/trove-dev/trove/objects"
 	"github.com/trove-dev/trove/remote"
 )
 
@@ -211,17 +212,19 @@ func (e *env) auditContent(c *cli.Context, r *manifest.Repo, arts []manifest.Tra
 	if !deep || len(arts) == 0 {
 		return nil
 	}
-	need, err := r.Needed(c.Context, arts, nil)
+	need, err := r.NeededSet(c.Context, arts, nil)
 	if err != nil {
 		return &cliError{msg: fmt.Sprintf("cannot list what the manifests need: %v", err), code: exitIntegrity, err: err,
 			hints: []string{"the local store lacks recipe or tree objects; `trove fetch` first"}}
 	}
+	defer need.Close()
 	rem, name, err := e.openRemote(c.Context, r, remoteName)
 	if err != nil {
 		return err
 	}
 	p := e.progress(c)
-	cr, err := remote.Check(c.Context, rem, need.Chunks, true, e.transferOptions(c, r, name, p))
+	inOrder := func(fn func(objects.ID) error) error { return r.WalkNeeded(c.Context, arts, fn) }
+	cr, err := remote.CheckSet(c.Context, rem, need, true, e.transferOptions(c, r, name, p), inOrder)
 	p.done()
 	if err != nil {
 		return remoteErr(err, rem)

@@ -130,7 +130,7 @@ func (e *env) remoteCheck(c *cli.Context, r *manifest.Repo, p *policy.Policy) (f
 			_, err := remote.Fetch(ctx, rem, st, ids, opts)
 			return err
 		}
-		need, err := r.Needed(ctx, []manifest.Tracked{t}, ensure)
+		need, err := r.NeededSet(ctx, []manifest.Tracked{t}, ensure)
 		absent := false
 		if errors.Is(err, remote.ErrNotFound) {
 			return &absent, nil // not even its recipe is there
@@ -138,7 +138,8 @@ func (e *env) remoteCheck(c *cli.Context, r *manifest.Repo, p *policy.Policy) (f
 		if err != nil {
 			return nil, remoteErr(err, rem)
 		}
-		cr, err := remote.Check(ctx, rem, need.Chunks, false, opts)
+		defer need.Close()
+		cr, err := remote.CheckSet(ctx, rem, need, false, opts, nil)
 		if err != nil {
 			return nil, remoteErr(err, rem)
 		}

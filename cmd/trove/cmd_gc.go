@@ -81,13 +81,14 @@ repositories). --dry-run shows what would go.`,
 					p.done()
 					return remoteErr(err, rem)
 				}
+				defer reach.Close()
 				if len(reach.Problems) > 0 {
 					p.done()
 					return &cliError{msg: fmt.Sprintf("gc: cannot list what %s needs: %s", plural(int64(len(reach.Problems)), "artifact version"), reach.Problems[0]), code: exitIntegrity,
 						hints: []string{"nothing was deleted on the remote; `trove verify --remote " + name + "` shows what is missing"}}
 				}
-				gr, err := remote.GC(c.Context, rem, func(id objects.ID) bool { return reach.Chunks[id] },
-					remote.GCOptions{Options: opts, DryRun: c.Bool("dry-run"), Grace: c.Duration("grace"), Now: time.Now()})
+				gr, err := remote.GC(c.Context, rem, reach.Chunks,
+					remote.GCOptions{Options: opts, DryRun: c.Bool("dry-run"), Grace: c.Duration("grace"), Now: time.Now(), TempDir: st.TempDir()})
 				p.done()
 				if err != nil {
 					return remoteErr(err, rem)

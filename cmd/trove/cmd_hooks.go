@@ -193,7 +193,7 @@ func (e *env) hookPrePush(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	need, err := r.Needed(c.Context, tracked, nil)
+	need, err := r.NeededSet(c.Context, tracked, nil)
 	if err != nil {
 		return &cliError{msg: fmt.Sprintf("pre-push: %v", err), code: exitIntegrity, err: err,
 			hints: []string{"a pushed commit names data this clone does not have: `trove pull` it, or push with --no-verify to skip"}}
@@ -202,14 +202,20 @@ func (e *env) hookPrePush(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var have []objects.ID
-	for _, id := range need.Chunks {
-		if st.Has(id) {
-			have = append(have, id)
+	defer need.Close()
+	have := st.NewIDSet()
+	defer have.Close()
+	err = st.EachLoc(need, func(id objects.ID, _ objects.Loc, ok bool) error {
+		if ok {
+			return have.Add(id)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	p := e.progress(c)
-	res, err := remote.Push(c.Context, rem, st, have, e.transferOptions(c, r, name, p))
+	res, err := remote.PushSet(c.Context, rem, st, have, e.transferOptions(c, r, name, p))
 	p.done()
 	if err != nil {
 		return remoteErr(err, rem)

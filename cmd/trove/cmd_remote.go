@@ -292,12 +292,19 @@ func transferProgress(p *progress, label string) func(remote.Progress) {
 	}
 }
 
+// errStop ends a walk early.
+var errStop = errors.New("stop")
+
 func (e *env) transferOptions(c *cli.Context, r *manifest.Repo, name string, p *progress) remote.Options {
-	return remote.Options{
+	o := remote.Options{
 		Jobs:     c.Int("jobs"),
 		CacheDir: filepath.Join(r.TroveDir(), "cache", "remotes", name),
 		Progress: transferProgress(p, name),
 	}
+	if st, err := r.Store(); err == nil {
+		o.TempDir = st.TempDir() // sets of chunk ids too large for memory spill there
+	}
+	return o
 }
 
 func (e *env) selected(c *cli.Context, r *manifest.Repo) ([]manifest.Tracked, error) {
@@ -346,7 +353,7 @@ func pushCommand(e *env) *cli.Command {
 				return err
 			}
 			start := time.Now()
-			need, err := r.Needed(c.Context, ts, nil)
+			need, err := r.NeededSet(c.Context, ts, nil)
 			if err != nil {
 				if errors.Is(err, objects.ErrMissing) {
 					return &cliError{msg: fmt.Sprintf("cannot push: %v", err), code: exitIntegrity, err: err,
@@ -354,6 +361,7 @@ func pushCommand(e *env) *cli.Command {
 				}
 				return err
 			}
+			defer need.Close()
 			st, err := r.Store()
 			if err != nil {
 				return err
@@ -361,7 +369,7 @@ func pushCommand(e *env) *cli.Command {
 			prog := e.progress(c)
 			opts := e.transferOptions(c, r, name, prog)
 			opts.Force = c.Bool("force")
-			res, err := remote.Push(c.Context, rem, st, need.Chunks, opts)
+			res, err := remote.PushSet(c.Context, rem, st, need, opts)
 			prog.done()
 			if err != nil {
 				return remoteErr(err, rem)
@@ -489,7 +497,7 @@ func (e *env) fetch(c *cli.Context, checkout bool, paths []string, monitor bool)
 	var name string
 	var total remote.FetchResult
 	opened := false
-	ensure := func(ctx context.Context, ids []objects.ID) error {
+	fetch := func(ctx context.Context, get func(context.Context, remote.Options) (remote.FetchResult, error)) error {
 		if !opened {
 			rem, name, err = e.openRemote(ctx, r, c.String("remote"))
 			if err != nil {
@@ -497,7 +505,7 @@ func (e *env) fetch(c *cli.Context, checkout bool, paths []string, monitor bool)
 			}
 			opened = true
 		}
-		res, err := remote.Fetch(ctx, rem, st, ids, e.transferOptions(c, r, name, prog))
+		res, err := get(ctx, e.transferOptions(c, r, name, prog))
 		total.Chunks += res.Chunks
 		total.Bytes += res.Bytes
 		total.Read += res.Read
@@ -507,12 +515,25 @@ func (e *env) fetch(c *cli.Context, checkout bool, paths []string, monitor bool)
 		}
 		return nil
 	}
-	need, err := r.Needed(c.Context, ts, ensure)
+	ensure := func(ctx context.Context, ids []objects.ID) error {
+		return fetch(ctx, func(ctx context.Context, o remote.Options) (remote.FetchResult, error) {
+			return remote.Fetch(ctx, rem, st, ids, o)
+		})
+	}
+	// What the artifacts need, as a set that spills to disk rather than a list,
+	// then fetched in one sorted pass when some of it is missing.
+	need, err := r.NeededSet(c.Context, ts, ensure)
 	if err == nil {
-		var missing []objects.ID
-		missing, err = r.Missing(need.Chunks)
-		if err == nil && len(missing) > 0 {
-			err = ensure(c.Context, missing)
+		defer need.Close()
+		missing := false
+		err = st.EachMissing(need, func(objects.ID) error { missing = true; return errStop })
+		if errors.Is(err, errStop) {
+			err = nil
+		}
+		if err == nil && missing {
+			err = fetch(c.Context, func(ctx context.Context, o remote.Options) (remote.FetchResult, error) {
+				return remote.FetchSet(ctx, rem, st, need, o)
+			})
 		}
 	}
 	prog.done()

@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/trove-dev/trove/manifest"
+	"github.com/trove-dev/trove/objects"
 	"github.com/trove-dev/trove/remote"
 )
 
@@ -74,17 +75,19 @@ func verifyCommand(e *env) *cli.Command {
 						valid = append(valid, t)
 					}
 				}
-				need, err := r.Needed(c.Context, valid, nil)
+				need, err := r.NeededSet(c.Context, valid, nil)
 				if err != nil {
 					return &cliError{msg: fmt.Sprintf("cannot list what the manifests need: %v", err), code: exitIntegrity, err: err,
 						hints: []string{"the local store lacks recipe or tree objects; `trove fetch` first"}}
 				}
+				defer need.Close()
 				rem, name, err := e.openRemote(c.Context, r, c.String("remote"))
 				if err != nil {
 					return err
 				}
 				p := e.progress(c)
-				cr, err := remote.Check(c.Context, rem, need.Chunks, c.Bool("deep"), e.transferOptions(c, r, name, p))
+				inOrder := func(fn func(objects.ID) error) error { return r.WalkNeeded(c.Context, valid, fn) }
+				cr, err := remote.CheckSet(c.Context, rem, need, c.Bool("deep"), e.transferOptions(c, r, name, p), inOrder)
 				p.done()
 				if err != nil {
 					return remoteErr(err, rem)
