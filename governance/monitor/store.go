@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -319,6 +320,10 @@ func (s *Store) Pull(ctx context.Context, b Blobs, model string) (SyncResult, er
 	}
 	sort.Strings(want)
 	var got atomic.Int64
+	// A damaged file is refused but does not stop the others: every good file
+	// still arrives, whatever the order the workers meet them in.
+	var badMu sync.Mutex
+	var bad *fetchError
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(SyncJobs)
 	for _, k := range want {
@@ -328,7 +333,12 @@ func (s *Store) Pull(ctx context.Context, b Blobs, model string) (SyncResult, er
 				return fmt.Errorf("fetch %s: %w", k, err)
 			}
 			if err := checkFetched(k, data); err != nil {
-				return fmt.Errorf("fetch from the remote: %w", err)
+				badMu.Lock()
+				if bad == nil || k < bad.key {
+					bad = &fetchError{key: k, err: err}
+				}
+				badMu.Unlock()
+				return nil
 			}
 			if err := s.write(k, data); err != nil {
 				return err
@@ -338,9 +348,22 @@ func (s *Store) Pull(ctx context.Context, b Blobs, model string) (SyncResult, er
 		})
 	}
 	err = g.Wait()
+	if err == nil && bad != nil {
+		err = fmt.Errorf("fetch from the remote: %w", bad)
+	}
 	res.Received = int(got.Load())
 	return res, err
 }
+
+// fetchError is a fetched file refused as damaged; Pull reports the first by
+// name so that the message does not depend on the workers' order.
+type fetchError struct {
+	key string
+	err error
+}
+
+func (e *fetchError) Error() string { return e.err.Error() }
+func (e *fetchError) Unwrap() error { return e.err }
 
 // checkFetched accepts a fetched file only if its bytes match its name and it
 // is what its place says: an event, or an observation of the model whose
