@@ -13,14 +13,19 @@ import (
 	"time"
 )
 
-// minMemoryLimit is the least soft limit floatMemoryLimit sets.
-const minMemoryLimit = 192 << 20
+// minMemoryLimit is the least soft limit floatMemoryLimit sets, and
+// memoryHeadroom what it allows above the live heap.
+const (
+	minMemoryLimit = 192 << 20
+	memoryHeadroom = 128 << 20
+)
 
-// floatMemoryLimit keeps the Go heap's soft limit at twice the live heap, and
-// at least minMemoryLimit: with GOGC=400 a small live heap (a big file's add)
-// may grow to 192 MiB with garbage but no further, while a large one (a
-// million-file walk) is collected as with GOGC=100 rather than thrashing
-// against a fixed limit it already exceeds.
+// floatMemoryLimit keeps the Go heap's soft limit at the live heap plus
+// memoryHeadroom, and at least minMemoryLimit: with GOGC=400 a small live heap
+// (a big file's add) may grow to 192 MiB with garbage but no further, while a
+// large one (a million-file tree) is collected whenever 128 MiB of garbage has
+// piled up, rather than thrashing against a fixed limit it already exceeds or
+// doubling as with GOGC=100.
 func floatMemoryLimit(ctx context.Context) {
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	limit := int64(minMemoryLimit)
@@ -37,7 +42,7 @@ func floatMemoryLimit(ctx context.Context) {
 		if sample[0].Value.Kind() != metrics.KindUint64 {
 			return
 		}
-		want := max(int64(minMemoryLimit), 2*int64(sample[0].Value.Uint64()))
+		want := max(int64(minMemoryLimit), int64(sample[0].Value.Uint64())+memoryHeadroom)
 		if want != limit {
 			limit = want
 			debug.SetMemoryLimit(limit)
