@@ -8,14 +8,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/trove-dev/trove/objects"
+	"github.com/trove-dev/trove/objects/heappeak"
 )
 
 // BenchmarkGCVerifyBigStore builds a synthetic store of TROVE_BENCH_CHUNKS
@@ -52,7 +50,7 @@ func BenchmarkGCVerifyBigStore(b *testing.B) {
 		var peak, before uint64
 		b.Run(op, func(b *testing.B) {
 			for range b.N {
-				peak, before = measurePeak(func() {
+				peak, before = heappeak.Measure(func() {
 					switch op {
 					case "gc":
 						res, err := r.GC(ctx, &History{Manifests: tracked}, GCOptions{DryRun: true})
@@ -85,42 +83,6 @@ func envInt(name string, def int) int {
 		return v
 	}
 	return def
-}
-
-// measurePeak runs fn and returns the largest HeapInuse seen while it ran, and
-// the HeapInuse before (the open store's index, mostly).
-func measurePeak(fn func()) (peak, before uint64) {
-	runtime.GC()
-	var base runtime.MemStats
-	runtime.ReadMemStats(&base)
-	var max atomic.Uint64
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	sample := func() {
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		if ms.HeapInuse > max.Load() {
-			max.Store(ms.HeapInuse)
-		}
-	}
-	go func() {
-		defer close(done)
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				sample()
-			}
-		}
-	}()
-	fn()
-	close(stop)
-	<-done
-	sample()
-	return max.Load(), base.HeapInuse
 }
 
 // bigArtifact writes n data chunks as index entries of sparse packs (4096 a

@@ -5,13 +5,11 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"strconv"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/trove-dev/trove/objects"
+	"github.com/trove-dev/trove/objects/heappeak"
 )
 
 // BenchmarkWriteContentManyChunks writes one stream of TROVE_BENCH_CHUNKS
@@ -45,7 +43,7 @@ func BenchmarkWriteContentManyChunks(b *testing.B) {
 		size := int64(n) * 256
 		src := io.LimitReader(rand.NewChaCha8([32]byte{7}), size)
 		var c objects.Content
-		peak := peakHeap(func() {
+		peak, _ := heappeak.Measure(func() {
 			if c, err = st.WriteContent(context.Background(), src, size, objects.WriteOptions{Params: p}); err != nil {
 				b.Fatal(err)
 			}
@@ -54,35 +52,4 @@ func BenchmarkWriteContentManyChunks(b *testing.B) {
 		b.ReportMetric(float64(peak), "peak-heap-B")
 		b.ReportMetric(float64(peak)/float64(c.Chunks), "peak-heap-B/chunk")
 	}
-}
-
-func peakHeap(fn func()) uint64 {
-	runtime.GC()
-	var peak atomic.Uint64
-	stop, done := make(chan struct{}), make(chan struct{})
-	sample := func() {
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		if ms.HeapInuse > peak.Load() {
-			peak.Store(ms.HeapInuse)
-		}
-	}
-	go func() {
-		defer close(done)
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				sample()
-			}
-		}
-	}()
-	fn()
-	close(stop)
-	<-done
-	sample()
-	return peak.Load()
 }

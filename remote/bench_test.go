@@ -8,14 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"slices"
 	"strconv"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/trove-dev/trove/objects"
+	"github.com/trove-dev/trove/objects/heappeak"
 	"github.com/trove-dev/trove/remote"
 	"github.com/trove-dev/trove/remote/local"
 )
@@ -112,7 +110,7 @@ func BenchmarkPushBigStore(b *testing.B) {
 	}
 	var peak uint64
 	for range b.N {
-		peak = benchPeak(func() {
+		peak, _ = heappeak.Measure(func() {
 			res, err := pushAll(context.Background(), rem, st, gen, opt)
 			if err != nil {
 				b.Fatal(err)
@@ -151,36 +149,4 @@ func benchEnv(name string, def int) int {
 		return v
 	}
 	return def
-}
-
-// benchPeak runs fn and returns the largest HeapInuse seen while it ran.
-func benchPeak(fn func()) uint64 {
-	runtime.GC()
-	var peak atomic.Uint64
-	stop, done := make(chan struct{}), make(chan struct{})
-	sample := func() {
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		if ms.HeapInuse > peak.Load() {
-			peak.Store(ms.HeapInuse)
-		}
-	}
-	go func() {
-		defer close(done)
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				sample()
-			}
-		}
-	}()
-	fn()
-	close(stop)
-	<-done
-	sample()
-	return peak.Load()
 }
