@@ -223,31 +223,12 @@ func checkCommand(e *env) *cli.Command {
 					return usageErr("--staged is offline: it never asks a remote")
 				}
 			}
-			w, err := e.world()
+			v, err := e.openGateView(c)
 			if err != nil {
 				return err
 			}
-			r, err := e.open()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			gc, pol, err := e.gatePolicy(r)
-			if err != nil {
-				return err
-			}
-			stages, err := configStages(r)
-			if err != nil {
-				return err
-			}
-			stage, err := targetStage(c, stages, pol)
-			if err != nil {
-				return err
-			}
-			reg, err := e.readRegistry(r)
-			if err != nil {
-				return err
-			}
+			defer v.r.Close()
+			w, r, gc, pol, stages, stage, reg := v.w, v.r, v.gc, v.pol, v.stages, v.stage, v.reg
 			idx, err := governance.BuildIndex(c.Context, r)
 			if err != nil {
 				return govErr(err)
@@ -311,6 +292,44 @@ func checkCommand(e *env) *cli.Command {
 }
 
 // targetStage is --stage, checked; for --staged it defaults to the first stage.
+// gateView is what evaluating the policy for a stage needs: the clock, the
+// open repository (the caller closes it), its gate configuration and policy,
+// the configured stages, the stage asked for (--stage or the policy's default)
+// and the registry.
+type gateView struct {
+	w      governance.World
+	r      *manifest.Repo
+	gc     *governance.GateConfig
+	pol    *policy.Policy
+	stages []string
+	stage  string
+	reg    *governance.Registry
+}
+
+func (e *env) openGateView(c *cli.Context) (*gateView, error) {
+	w, err := e.world()
+	if err != nil {
+		return nil, err
+	}
+	r, err := e.open()
+	if err != nil {
+		return nil, err
+	}
+	v := &gateView{w: w, r: r}
+	if v.gc, v.pol, err = e.gatePolicy(r); err == nil {
+		if v.stages, err = configStages(r); err == nil {
+			if v.stage, err = targetStage(c, v.stages, v.pol); err == nil {
+				v.reg, err = e.readRegistry(r)
+			}
+		}
+	}
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	return v, nil
+}
+
 func targetStage(c *cli.Context, stages []string, p *policy.Policy) (string, error) {
 	stage := c.String("stage")
 	order := stages

@@ -52,31 +52,12 @@ func policyInputCommand(e *env) *cli.Command {
 			if c.Bool("offline") && c.IsSet("remote") {
 				return usageErr("give --remote or --offline, not both")
 			}
-			w, err := e.world()
+			v, err := e.openGateView(c)
 			if err != nil {
 				return err
 			}
-			r, err := e.open()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			gc, pol, err := e.gatePolicy(r)
-			if err != nil {
-				return err
-			}
-			stages, err := configStages(r)
-			if err != nil {
-				return err
-			}
-			stage, err := targetStage(c, stages, pol)
-			if err != nil {
-				return err
-			}
-			reg, err := e.readRegistry(r)
-			if err != nil {
-				return err
-			}
+			defer v.r.Close()
+			w, r, gc, stages, stage, reg := v.w, v.r, v.gc, v.stages, v.stage, v.reg
 			base := governance.BuildOptions{TargetStage: stage, Stages: stages, Allowed: gc.Allowed, Roles: gc.Roles,
 				Policy: gc.Policy, Registry: reg, Warn: e.gateWarn}
 			if base.CheckRemote, err = e.remoteCheck(c, r, gc.Policy); err != nil {
