@@ -1,7 +1,7 @@
 package manifest
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -337,26 +337,41 @@ func progressFor(p func(Event), rel string, totalBytes, totalFiles int64) progre
 // addFile stores one regular file, trusting the stat cache when it can.
 func (r *Repo) addFile(ctx context.Context, st *objects.Store, rel string, fi fs.FileInfo, params objects.ChunkerParams, inline bool, prog progressFn) (objects.Content, error) {
 	cache := r.statCache()
-	if d, rec, ok := cache.Lookup(rel, fi); ok {
+	old, had := cache.get(rel)
+	c, e, changed, err := r.storeFile(ctx, st, rel, fi, params, inline, prog, old, had)
+	if err == nil && changed {
+		cache.mu.Lock()
+		cache.overlay[rel] = e
+		cache.dirty = true
+		cache.mu.Unlock()
+	}
+	return c, err
+}
+
+// storeFile stores one regular file unless old, its stat cache entry, vouches
+// for it and its content is in the store. It returns the entry to record and
+// whether it differs from old.
+func (r *Repo) storeFile(ctx context.Context, st *objects.Store, rel string, fi fs.FileInfo, params objects.ChunkerParams, inline bool, prog progressFn, old statEntry, had bool) (objects.Content, statEntry, bool, error) {
+	if had && trusted(old, fi) {
 		have := false
 		switch {
-		case !rec.IsZero():
-			have = st.Has(rec)
+		case !old.Recipe.IsZero():
+			have = st.Has(old.Recipe)
 		case inline && fi.Size() == 0:
 			have = true
 		case inline:
-			have = st.Has(d)
+			have = st.Has(old.Digest)
 		}
 		if have {
 			if prog != nil {
 				prog(fi.Size(), 1)
 			}
-			return objects.Content{Digest: d, Size: fi.Size(), Recipe: rec}, nil
+			return objects.Content{Digest: old.Digest, Size: fi.Size(), Recipe: old.Recipe}, old, false, nil
 		}
 	}
 	f, err := os.Open(r.Abs(rel))
 	if err != nil {
-		return objects.Content{}, err
+		return objects.Content{}, old, false, err
 	}
 	defer f.Close()
 	opt := objects.WriteOptions{Params: params, Inline: inline}
@@ -365,24 +380,28 @@ func (r *Repo) addFile(ctx context.Context, st *objects.Store, rel string, fi fs
 	}
 	c, err := st.WriteContent(ctx, f, fi.Size(), opt)
 	if err != nil {
-		return c, fmt.Errorf("add %s: %w", rel, err)
+		return c, old, false, fmt.Errorf("add %s: %w", rel, err)
 	}
 	if c.Size != fi.Size() {
 		// The file changed while we read it; what we stored is consistent, but do not
 		// cache it.
-		return c, fmt.Errorf("add %s: file changed while it was read (%d bytes, then %d)", rel, fi.Size(), c.Size)
+		return c, old, false, fmt.Errorf("add %s: file changed while it was read (%d bytes, then %d)", rel, fi.Size(), c.Size)
 	}
 	if prog != nil {
 		prog(0, 1)
 	}
-	cache.Update(rel, fi, c.Digest, c.Recipe)
-	return c, nil
+	e, changed := r.statCache().updated(old, had, fi, c.Digest, c.Recipe)
+	return c, e, changed, nil
 }
 
+// walkEntry is a file found by a directory walk, with what lstat said of it.
 type walkEntry struct {
-	rel string // repository-relative
-	fi  fs.FileInfo
+	rel string   // repository-relative
+	st  statInfo // its name is the last element of rel
 }
+
+// info returns the entry's attributes (it points into the entry).
+func (w *walkEntry) info() fs.FileInfo { return &w.st }
 
 // walkFiles lists the regular files and symlinks under the directory rel, sorted by
 // path. It refuses special files and nested trove manifests.
@@ -395,17 +414,32 @@ func (r *Repo) walkFiles(rel string) ([]walkEntry, error) {
 // data; one left by a killed process is garbage, never data.
 const tmpMarker = ".trove-tmp-"
 
+// walkDir is one directory of a walk: its files, and its subdirectories at the
+// place their paths sort among the files.
+type walkDir struct {
+	files []walkEntry
+	subs  []walkSub
+}
+
+type walkSub struct {
+	at  int // the subdirectory's paths sort before files[at]
+	dir *walkDir
+}
+
 // walkFilesStale is walkFiles that also returns the temporary files a killed
 // checkout left behind (repository-relative), which it otherwise skips.
 func (r *Repo) walkFilesStale(rel string) ([]walkEntry, []string, error) {
 	// Directories are read in parallel: on a tree of many small files the cost is
 	// the lstat of every file, which the kernel serves from its caches on all cores.
+	// Each directory's entries are sorted by their key, the name for a file and the
+	// name and "/" for a directory: in that order, listing the files depth first
+	// gives all paths sorted by bytes, with no sort of the whole list.
 	root := r.Abs(rel)
 	var (
 		mu    sync.Mutex
 		stale []string
-		out   []walkEntry
 		first error
+		count atomic.Int64
 		wg    sync.WaitGroup
 		sem   = make(chan struct{}, 4*runtime.GOMAXPROCS(0))
 	)
@@ -416,8 +450,13 @@ func (r *Repo) walkFilesStale(rel string) ([]walkEntry, []string, error) {
 		}
 		mu.Unlock()
 	}
-	var walk func(dir, sub string)
-	walk = func(dir, sub string) {
+	failed := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return first != nil
+	}
+	var walk func(dir, prefix string, node *walkDir)
+	walk = func(dir, prefix string, node *walkDir) {
 		defer wg.Done()
 		sem <- struct{}{}
 		ds, err := openDirStatter(dir)
@@ -433,74 +472,94 @@ func (r *Repo) walkFilesStale(rel string) ([]walkEntry, []string, error) {
 			fail(err)
 			return
 		}
-		sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
-		local := make([]walkEntry, 0, len(ents))
-		var subdirs []fs.DirEntry
+		key := func(d fs.DirEntry) string {
+			if d.IsDir() {
+				return d.Name() + "/"
+			}
+			return d.Name()
+		}
+		slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(key(a), key(b)) })
+		node.files = make([]walkEntry, 0, len(ents))
 		for _, d := range ents {
 			name := d.Name()
-			s := name
-			if sub != "" {
-				s = sub + "/" + name
-			}
+			p := prefix + name
 			if strings.Contains(name, tmpMarker) && !d.IsDir() {
 				mu.Lock()
-				stale = append(stale, rel+"/"+s)
+				stale = append(stale, p)
 				mu.Unlock()
 				continue
 			}
+			s := p[len(rel)+1:]
 			if isGitName(name) {
 				// A directory or a file (as in a submodule or worktree): either makes
 				// git treat the directory as a repository of its own.
-				fail(fmt.Errorf("%s/%s: %w: a git repository inside a tracked directory", rel, s, ErrUnsupported))
+				fail(fmt.Errorf("%s: %w: a git repository inside a tracked directory", p, ErrUnsupported))
 				break
 			}
 			if d.IsDir() {
-				subdirs = append(subdirs, d)
+				node.subs = append(node.subs, walkSub{at: len(node.files), dir: &walkDir{}})
 				continue
 			}
 			if err := objects.ValidPath(s); err != nil {
-				fail(fmt.Errorf("%s/%s: %w: %v", rel, s, ErrUnsupported, err))
+				fail(fmt.Errorf("%s: %w: %v", p, ErrUnsupported, err))
 				break
 			}
 			if strings.HasSuffix(name, Ext) {
-				fail(fmt.Errorf("%s/%s: %w: a trove manifest inside a tracked directory (remove it, or track the subdirectories separately)", rel, s, ErrUnsupported))
+				fail(fmt.Errorf("%s: %w: a trove manifest inside a tracked directory (remove it, or track the subdirectories separately)", p, ErrUnsupported))
 				break
 			}
-			fi, err := ds.lstat(name)
-			if err != nil {
+			node.files = append(node.files, walkEntry{rel: p})
+			w := &node.files[len(node.files)-1]
+			w.st.name = p[len(p)-len(name):]
+			if err := ds.lstatInto(name, &w.st); err != nil {
 				fail(err)
 				break
 			}
-			if !fi.Mode().IsRegular() && fi.Mode()&fs.ModeSymlink == 0 {
-				fail(fmt.Errorf("%s/%s: %w: not a regular file, directory or symbolic link", rel, s, ErrUnsupported))
+			if m := w.st.Mode(); !m.IsRegular() && m&fs.ModeSymlink == 0 {
+				fail(fmt.Errorf("%s: %w: not a regular file, directory or symbolic link", p, ErrUnsupported))
 				break
 			}
-			local = append(local, walkEntry{rel: rel + "/" + s, fi: fi})
 		}
 		<-sem
-		mu.Lock()
-		out = append(out, local...)
-		stop := first != nil
-		mu.Unlock()
-		if stop {
+		count.Add(int64(len(node.files)))
+		if failed() {
 			return
 		}
-		for _, d := range subdirs {
-			s := d.Name()
-			if sub != "" {
-				s = sub + "/" + s
+		si := 0
+		for _, d := range ents {
+			if !d.IsDir() {
+				continue
 			}
+			sub := node.subs[si]
+			si++
 			wg.Add(1)
-			go walk(dir+string(filepath.Separator)+d.Name(), s)
+			go walk(dir+string(filepath.Separator)+d.Name(), prefix+d.Name()+"/", sub.dir)
 		}
 	}
+	top := &walkDir{}
 	wg.Add(1)
-	walk(root, "")
+	walk(root, rel+"/", top)
 	wg.Wait()
 	if first != nil {
 		return nil, nil, first
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].rel < out[j].rel })
+	out := make([]walkEntry, 0, count.Load())
+	var flatten func(d *walkDir)
+	flatten = func(d *walkDir) {
+		si := 0
+		for i := range d.files {
+			for si < len(d.subs) && d.subs[si].at == i {
+				flatten(d.subs[si].dir)
+				si++
+			}
+			out = append(out, d.files[i])
+		}
+		for ; si < len(d.subs); si++ {
+			flatten(d.subs[si].dir)
+		}
+	}
+	flatten(top)
+	slices.Sort(stale)
 	return out, stale, nil
 }
 
@@ -548,66 +607,176 @@ func (r *Repo) linkInside(rel, target string) bool {
 // It ignores case, as case-insensitive file systems do.
 func isGitName(seg string) bool { return strings.EqualFold(seg, ".git") }
 
+// addDir stores a directory's files and its tree. Everything streams: files are
+// stored in parallel but their entries are taken in path order, to be written
+// straight into the tree object (which is chunked and stored as it grows) and
+// into the stat cache (a run replacing the directory's entries), so memory does
+// not grow with the number of files beyond the walk itself.
 func (r *Repo) addDir(ctx context.Context, st *objects.Store, rel string, m *Manifest, res *AddResult, params objects.ChunkerParams, opt AddOptions) error {
 	files, err := r.walkFiles(rel)
 	if err != nil {
 		return err
 	}
 	var total int64
-	for _, f := range files {
-		total += f.fi.Size()
+	for i := range files {
+		total += files[i].st.size
 	}
 	prog := progressFor(opt.Progress, rel, total, int64(len(files)))
-	entries := make([]objects.TreeEntry, len(files))
-	var newBytes atomic.Int64
-	var newChunks atomic.Int64
 	jobs := opt.Jobs
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(jobs)
-	for i, f := range files {
-		if gctx.Err() != nil {
-			break
+	cache := r.statCache()
+	cur := cache.cursor(rel + "/")
+	run, err := cache.beginRun(rel + "/")
+	if err != nil {
+		return err
+	}
+	ended := false
+	defer func() {
+		if !ended {
+			run.discard()
 		}
+	}()
+
+	// The tree streams into the store through a pipe.
+	pr, pw := io.Pipe()
+	type stored struct {
+		c   objects.Content
+		err error
+	}
+	treeDone := make(chan stored, 1)
+	go func() {
+		c, err := st.WriteContent(ctx, pr, -1, objects.WriteOptions{Params: params})
+		pr.CloseWithError(err) // a writer blocked on a failed store returns
+		treeDone <- stored{c, err}
+	}()
+	bw := bufio.NewWriterSize(pw, 256<<10)
+	tw := objects.NewTreeWriter(bw)
+
+	var newBytes, newChunks int64
+	var modes modesHasher
+	g, gctx := errgroup.WithContext(ctx)
+	work := make(chan *dirJob, 2*jobs)
+	order := make(chan *dirJob, 256*jobs) // bounds the entries waiting for an earlier one
+	g.Go(func() error {                   // hands out the files in order
+		defer close(work)
+		defer close(order)
+		for _, f := range files {
+			j := &dirJob{f: f, done: make(chan struct{})}
+			if f.st.Mode().IsRegular() {
+				j.old, j.had = cur.find(f.rel)
+			}
+			select {
+			case order <- j:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			select {
+			case work <- j:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		cur.finish()
+		return nil
+	})
+	for range jobs {
 		g.Go(func() error {
-			if f.fi.Mode()&fs.ModeSymlink != 0 {
-				e, err := r.linkEntry(st, f, rel)
-				entries[i] = e
-				if prog != nil {
-					prog(0, 1)
+			for j := range work {
+				if gctx.Err() == nil {
+					r.addDirFile(gctx, st, rel, params, prog, j)
 				}
-				return err
-			}
-			c, err := r.addFile(gctx, st, f.rel, f.fi, params, true, prog)
-			if err != nil {
-				return err
-			}
-			newBytes.Add(c.NewBytes)
-			newChunks.Add(int64(c.NewChunks))
-			entries[i] = objects.TreeEntry{
-				Path: strings.TrimPrefix(f.rel, rel+"/"), Mode: fileMode(f.fi),
-				Size: c.Size, Digest: c.Digest, Recipe: c.Recipe,
+				close(j.done)
 			}
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return err
+	g.Go(func() error { // takes the entries in order
+		for j := range order {
+			select {
+			case <-j.done:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			if j.err != nil {
+				return j.err
+			}
+			newBytes += j.c.NewBytes
+			newChunks += int64(j.c.NewChunks)
+			if err := tw.Add(j.entry); err != nil {
+				return fmt.Errorf("tree of %s: %w", rel, err)
+			}
+			modes.add(j.entry.Path, j.entry.Mode)
+			if j.cached {
+				run.add(j.f.rel, j.cent, j.changed)
+			}
+		}
+		return nil
+	})
+	err = g.Wait()
+	if err == nil {
+		err = ctx.Err()
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+	if err == nil {
+		err = tw.Close()
 	}
-	tree := objects.EncodeTree(entries)
-	c, err := st.WriteContent(ctx, bytes.NewReader(tree), int64(len(tree)), objects.WriteOptions{Params: params})
+	if err == nil {
+		err = bw.Flush()
+	}
 	if err != nil {
-		return fmt.Errorf("store tree of %s: %w", rel, err)
+		pw.CloseWithError(err)
+		<-treeDone
+		return err
 	}
-	m.Digest, m.Object, m.Files, m.Size = objects.TreeDigest(entries), c.Recipe, int64(len(entries)), total
-	res.NewBytes = newBytes.Load() + c.NewBytes
-	res.NewChunks = int(newChunks.Load()) + c.NewChunks
+	pw.Close()
+	t := <-treeDone
+	if t.err != nil {
+		return fmt.Errorf("store tree of %s: %w", rel, t.err)
+	}
+	ended = true
+	cache.endRun(run, cur.skipped)
+	// The tree is this directory as walked: status need not read it to know so.
+	cache.setCleanTree(rel, t.c.Recipe, modes.sum())
+	m.Digest, m.Object, m.Files, m.Size = tw.Digest(), t.c.Recipe, tw.Len(), total
+	res.NewBytes = newBytes + t.c.NewBytes
+	res.NewChunks = int(newChunks) + t.c.NewChunks
 	return nil
+}
+
+// dirJob is one file of addDir.
+type dirJob struct {
+	f    walkEntry
+	old  statEntry // its stat cache entry, if had
+	had  bool
+	done chan struct{}
+	// Results.
+	entry   objects.TreeEntry
+	c       objects.Content
+	cent    statEntry // the stat cache entry to record, if cached
+	changed bool      // cent differs from old
+	cached  bool
+	err     error
+}
+
+// addDirFile stores one file of a directory (see addDir).
+func (r *Repo) addDirFile(ctx context.Context, st *objects.Store, dirRel string, params objects.ChunkerParams, prog progressFn, j *dirJob) {
+	if j.f.st.Mode()&fs.ModeSymlink != 0 {
+		j.entry, j.err = r.linkEntry(st, j.f, dirRel)
+		if prog != nil {
+			prog(0, 1)
+		}
+		return
+	}
+	j.c, j.cent, j.changed, j.err = r.storeFile(ctx, st, j.f.rel, j.f.info(), params, true, prog, j.old, j.had)
+	if j.err != nil {
+		return
+	}
+	j.cached = true
+	j.entry = objects.TreeEntry{
+		Path: strings.TrimPrefix(j.f.rel, dirRel+"/"), Mode: fileMode(j.f.info()),
+		Size: j.c.Size, Digest: j.c.Digest, Recipe: j.c.Recipe,
+	}
 }
 
 // ignore adds "/<name>" to the .gitignore beside rel, unless already there.

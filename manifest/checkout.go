@@ -160,12 +160,13 @@ func (r *Repo) checkout1(ctx context.Context, st *objects.Store, m *Manifest, re
 		os.Remove(r.Abs(p))
 	}
 	if err := werr; err == nil && only == nil {
-		for _, f := range existing {
+		for i := range existing {
+			f := &existing[i]
 			sub := f.rel[len(rel)+1:]
 			if want[sub] {
 				continue
 			}
-			if opt.Force || r.safeToReplace(st, f.rel, f.fi) {
+			if opt.Force || r.safeToReplace(st, f.rel, f.info()) {
 				if err := os.Remove(r.Abs(f.rel)); err == nil {
 					e.Removed++
 				}

@@ -65,6 +65,14 @@ func openDirStatter(dir string) (*dirStatter, error) {
 
 func (d *dirStatter) lstat(name string) (fs.FileInfo, error) {
 	si := &statInfo{name: name}
+	if err := d.lstatInto(name, si); err != nil {
+		return nil, err
+	}
+	return si, nil
+}
+
+// lstatInto fills si (all but its name) with what lstat says of name.
+func (d *dirStatter) lstatInto(name string, si *statInfo) error {
 	var ust unix.Stat_t
 	for {
 		err := unix.Fstatat(int(d.f.Fd()), name, &ust, unix.AT_SYMLINK_NOFOLLOW)
@@ -72,13 +80,13 @@ func (d *dirStatter) lstat(name string) (fs.FileInfo, error) {
 			continue
 		}
 		if err != nil {
-			return nil, &fs.PathError{Op: "lstat", Path: d.f.Name() + "/" + name, Err: err}
+			return &fs.PathError{Op: "lstat", Path: d.f.Name() + "/" + name, Err: err}
 		}
 		break
 	}
 	si.size, si.ino, si.mode = ust.Size, ust.Ino, ust.Mode
 	si.mtime = ust.Mtim.Sec*1e9 + ust.Mtim.Nsec
-	return si, nil
+	return nil
 }
 
 func (d *dirStatter) close() { d.f.Close() }

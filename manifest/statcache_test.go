@@ -1,9 +1,11 @@
 package manifest
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -294,5 +296,187 @@ func TestStatCacheConcurrent(t *testing.T) {
 	wg.Wait()
 	if err := c.Save(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStatCacheBlocks: a cache of many entries spans many blocks; every entry is
+// found by a single lookup and by a cursor, and a damaged block loses its own
+// entries only.
+func TestStatCacheBlocks(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "stat")
+	clock := newCacheClock(cacheLongTime)
+	c := OpenStatCache(p, clock.now)
+	const n = 5000
+	fi := func(i int) cacheInfo { return cacheInfo{size: int64(i), mtime: cacheT0, ino: uint64(i + 1)} }
+	name := func(i int) string { return fmt.Sprintf("data/d%02d/f%05d.bin", i%7, i) }
+	for i := range n {
+		c.Update(name(i), fi(i), objects.Hash([]byte(name(i))), cacheRecipeA)
+	}
+	c.Update("other.csv", fi(0), cacheDigestA, cacheRecipeA)
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c = OpenStatCache(p, clock.now)
+	if c.file == nil || len(c.file.blocks) < 4 {
+		t.Fatalf("want several blocks, got %+v", c.file)
+	}
+	for i := range n {
+		if d, _, ok := c.Lookup(name(i), fi(i)); !ok || d != objects.Hash([]byte(name(i))) {
+			t.Fatalf("%s: miss", name(i))
+		}
+	}
+	// A cursor over data/d03/ sees exactly its entries, in order.
+	var want []string
+	for i := range n {
+		if i%7 == 3 {
+			want = append(want, name(i))
+		}
+	}
+	slices.Sort(want)
+	cur := c.cursor("data/d03/")
+	for k, w := range want {
+		if k%2 == 1 {
+			continue // not asked for: counted as skipped
+		}
+		if _, ok := cur.find(w); !ok {
+			t.Fatalf("cursor: %s not found", w)
+		}
+	}
+	cur.finish()
+	if cur.skipped != len(want)/2 {
+		t.Fatalf("cursor skipped %d, want %d", cur.skipped, len(want)/2)
+	}
+
+	// Damage the second block: its entries miss, the others still hit.
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk := c.file.blocks[1]
+	b[blk.off+10] ^= 0xff
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c = OpenStatCache(p, clock.now)
+	hits := 0
+	for i := range n {
+		if _, _, ok := c.Lookup(name(i), fi(i)); ok {
+			hits++
+		}
+	}
+	if hits == n || hits < n/2 {
+		t.Fatalf("%d of %d hits after damaging one block", hits, n)
+	}
+	// Saving over the damage keeps the good entries and drops the lost ones.
+	c.Update("x", fi(1), cacheDigestB, objects.ID{})
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c = OpenStatCache(p, clock.now)
+	again := 0
+	for i := range n {
+		if _, _, ok := c.Lookup(name(i), fi(i)); ok {
+			again++
+		}
+	}
+	if again != hits {
+		t.Fatalf("%d hits after saving over the damage, want %d", again, hits)
+	}
+}
+
+// TestStatCacheRun: a run replaces every entry under its prefix (entries of
+// files that are gone disappear), leaves others alone, yields to single updates,
+// and a run that changes nothing does not rewrite the file.
+func TestStatCacheRun(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "stat")
+	clock := newCacheClock(cacheLongTime)
+	c := OpenStatCache(p, clock.now)
+	fi := cacheInfo{size: 1, mtime: cacheT0, ino: 9}
+	for _, k := range []string{"d/a", "d/b", "d/c", "d0", "d.x/a", "e/a"} {
+		c.Update(k, fi, cacheDigestA, cacheRecipeA)
+	}
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(p)
+
+	// The same entries again: nothing to write.
+	c = OpenStatCache(p, clock.now)
+	run, err := c.beginRun("d/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := c.cursor("d/")
+	for _, k := range []string{"d/a", "d/b", "d/c"} {
+		old, ok := cur.find(k)
+		if !ok {
+			t.Fatalf("%s: not found by the cursor", k)
+		}
+		run.add(k, old, false)
+	}
+	cur.finish()
+	c.endRun(run, cur.skipped)
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(p); string(after) != string(before) {
+		t.Fatal("an unchanged run rewrote the cache")
+	}
+
+	// d/b is gone, d/c changed, d/d is new; a single update of d/a wins over the run.
+	run, err = c.beginRun("d/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur = c.cursor("d/")
+	oldA, _ := cur.find("d/a")
+	run.add("d/a", oldA, false)
+	oldC, hadC := cur.find("d/c")
+	eC, changed := c.updated(oldC, hadC, fi, cacheDigestB, objects.ID{})
+	if !changed || eC.Recipe != (objects.ID{}) {
+		t.Fatalf("updated: %+v %v", eC, changed)
+	}
+	run.add("d/c", eC, changed)
+	eD, _ := c.updated(statEntry{}, false, fi, cacheDigestB, cacheRecipeA)
+	run.add("d/d", eD, true)
+	run.add("d/c", eD, true) // out of order: the run is dropped, not trusted
+	cur.finish()
+	if cur.skipped != 1 {
+		t.Fatalf("skipped %d, want 1 (d/b)", cur.skipped)
+	}
+	c.endRun(run, cur.skipped)
+	if len(c.runs) != 0 {
+		t.Fatal("a run with entries out of order was kept")
+	}
+	run, _ = c.beginRun("d/")
+	run.add("d/a", oldA, false)
+	run.add("d/c", eC, true)
+	run.add("d/d", eD, true)
+	c.endRun(run, 1)
+	c.Update("d/a", cacheInfo{size: 2, mtime: cacheT0, ino: 9}, cacheDigestB, objects.ID{})
+	// Before the save, paths under the run's prefix miss (safe), others hit.
+	if _, _, ok := c.Lookup("d/d", fi); ok {
+		t.Fatal("unsaved run entry trusted through Lookup")
+	}
+	if _, _, ok := c.Lookup("e/a", fi); !ok {
+		t.Fatal("e/a: miss before save")
+	}
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c = OpenStatCache(p, clock.now)
+	for k, want := range map[string]objects.ID{"d/c": cacheDigestB, "d/d": cacheDigestB, "d0": cacheDigestA, "d.x/a": cacheDigestA, "e/a": cacheDigestA} {
+		if d, _, ok := c.Lookup(k, fi); !ok || d != want {
+			t.Errorf("%s: %v %v, want %v", k, d, ok, want)
+		}
+	}
+	if _, ok := c.get("d/b"); ok {
+		t.Error("d/b, gone from the directory, is still cached")
+	}
+	if d, _, ok := c.Lookup("d/a", cacheInfo{size: 2, mtime: cacheT0, ino: 9}); !ok || d != cacheDigestB {
+		t.Error("the single update of d/a lost to the run")
+	}
+	if r := c.recipeFor("d/c", cacheDigestB); !r.IsZero() {
+		t.Error("d/c kept the recipe of its old content")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"runtime"
@@ -104,18 +105,18 @@ func (r *Repo) status1(ctx context.Context, m *Manifest, rel string, e *StatusEn
 			e.State = StateModified
 			return nil
 		}
-		entries, err := r.scanDir(ctx, rel, jobs)
+		scan, err := r.scanDir(ctx, rel, jobs)
 		if err != nil {
 			return err
 		}
 		e.State = StateOK
-		same := objects.TreeDigest(entries) == m.Digest
+		same := scan.treeDigest() == m.Digest
 		if !same {
 			e.State = StateModified
 		}
 		// Content equal and modes as they were the last time the recorded tree was
 		// compared: clean, without reading the tree.
-		modes := modesDigest(entries)
+		modes := scan.modesDigest()
 		cache := r.statCache()
 		if same && cache.cleanTree(rel, m.Object, modes) {
 			return nil
@@ -123,7 +124,7 @@ func (r *Repo) status1(ctx context.Context, m *Manifest, rel string, e *StatusEn
 		// With the recorded tree at hand, name the files that differ (and catch mode
 		// changes, which the digest does not cover).
 		if old, err := r.loadTree(ctx, m); err == nil {
-			e.Changes = diffTrees(old, entries)
+			e.Changes = diffTrees(old, scan.entries())
 			if len(e.Changes) > 0 {
 				e.State = StateModified
 			} else if same {
@@ -161,10 +162,19 @@ func (r *Repo) digest(rel string, fi fs.FileInfo) (objects.ID, error) {
 	return d, nil
 }
 
-// scanDir returns the tree entries (without recipes) of the directory as it is now.
-// Files the stat cache vouches for cost a map lookup; only the others are hashed,
-// in parallel.
-func (r *Repo) scanDir(ctx context.Context, rel string, jobs int) ([]objects.TreeEntry, error) {
+// dirScan is a directory as it is now: its files (from the walk) and their
+// digests, in path order.
+type dirScan struct {
+	rel     string
+	files   []walkEntry
+	digests []objects.ID
+}
+
+// scanDir walks a directory and finds every file's digest. Files the stat cache
+// vouches for cost a step of a cursor over the cache, which is sorted like the
+// walk; only the others are hashed, in parallel, and what they hash to is
+// recorded in the cache.
+func (r *Repo) scanDir(ctx context.Context, rel string, jobs int) (*dirScan, error) {
 	files, err := r.walkFiles(rel)
 	if err != nil {
 		return nil, err
@@ -173,48 +183,163 @@ func (r *Repo) scanDir(ctx context.Context, rel string, jobs int) ([]objects.Tre
 		jobs = runtime.GOMAXPROCS(0)
 	}
 	cache := r.statCache()
-	entries := make([]objects.TreeEntry, len(files))
+	s := &dirScan{rel: rel, files: files, digests: make([]objects.ID, len(files))}
+	cur := cache.cursor(rel + "/")
 	var todo []int
-	for i, f := range files {
-		entries[i] = objects.TreeEntry{Path: f.rel[len(rel)+1:], Mode: fileMode(f.fi), Size: f.fi.Size()}
-		if f.fi.Mode().IsRegular() {
-			if d, _, ok := cache.Lookup(f.rel, f.fi); ok {
-				entries[i].Digest = d
+	for i := range files {
+		f := &files[i]
+		if f.st.Mode().IsRegular() {
+			if old, ok := cur.find(f.rel); ok && trusted(old, f.info()) {
+				s.digests[i] = old.Digest
 				continue
 			}
 		}
 		todo = append(todo, i)
 	}
+	cur.finish()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(jobs)
-	for _, i := range todo {
+	hashed := make([]bool, len(todo)) // the file was read whole: worth caching
+	for k, i := range todo {
 		if gctx.Err() != nil {
 			break
 		}
 		g.Go(func() error {
-			d, err := r.digest(files[i].rel, files[i].fi)
-			entries[i].Digest = d
-			return err
+			f := &files[i]
+			if f.st.Mode()&fs.ModeSymlink != 0 {
+				t, err := os.Readlink(r.Abs(f.rel))
+				s.digests[i] = objects.Hash([]byte(t))
+				return err
+			}
+			h, err := os.Open(r.Abs(f.rel))
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			d, n, err := objects.HashReader(h)
+			if err != nil {
+				return fmt.Errorf("hash %s: %w", f.rel, err)
+			}
+			s.digests[i], hashed[k] = d, n == f.st.size
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	return entries, ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r.cacheHashed(rel, files, s.digests, todo, hashed)
+	return s, nil
+}
+
+// cacheHashed records in the stat cache what the files todo (indices into files,
+// increasing) hashed to, where hashed says the whole file was read. A few are
+// single updates; many (every file touched, say) stream into a run replacing the
+// directory's entries, read once more from the cache in order.
+func (r *Repo) cacheHashed(rel string, files []walkEntry, digests []objects.ID, todo []int, hashed []bool) {
+	cache := r.statCache()
+	if len(todo) <= 4096 {
+		for k, i := range todo {
+			if hashed[k] {
+				cache.Update(files[i].rel, files[i].info(), digests[i], objects.ID{})
+			}
+		}
+		return
+	}
+	run, err := cache.beginRun(rel + "/")
+	if err != nil {
+		return // only an accelerator
+	}
+	cur := cache.cursor(rel + "/")
+	k := 0
+	for i := range files {
+		f := &files[i]
+		if !f.st.Mode().IsRegular() {
+			for k < len(todo) && todo[k] <= i {
+				k++
+			}
+			continue
+		}
+		old, had := cur.find(f.rel)
+		for k < len(todo) && todo[k] < i {
+			k++
+		}
+		switch {
+		case k < len(todo) && todo[k] == i && hashed[k]:
+			e, changed := cache.updated(old, had, f.info(), digests[i], objects.ID{})
+			run.add(f.rel, e, changed)
+		case had:
+			run.add(f.rel, old, false)
+		}
+	}
+	cur.finish()
+	cache.endRun(run, cur.skipped)
+}
+
+// treeDigest is the directory's TreeDigest.
+func (s *dirScan) treeDigest() objects.ID {
+	tw := objects.NewTreeWriter(io.Discard)
+	for i := range s.files {
+		if tw.Add(s.entry(i)) != nil {
+			return objects.ID{}
+		}
+	}
+	return tw.Digest()
+}
+
+func (s *dirScan) entry(i int) objects.TreeEntry {
+	f := &s.files[i]
+	return objects.TreeEntry{Path: f.rel[len(s.rel)+1:], Mode: fileMode(f.info()), Size: f.st.size, Digest: s.digests[i]}
+}
+
+// entries returns the tree entries (without recipes).
+func (s *dirScan) entries() []objects.TreeEntry {
+	out := make([]objects.TreeEntry, len(s.files))
+	for i := range s.files {
+		out[i] = s.entry(i)
+	}
+	return out
 }
 
 // modesDigest fingerprints the paths and modes of a directory scan, which the
 // tree digest does not cover.
-func modesDigest(entries []objects.TreeEntry) objects.ID {
-	h := blake3.New()
-	var b [4]byte
-	for _, e := range entries {
-		h.WriteString(e.Path)
-		binary.LittleEndian.PutUint32(b[:], e.Mode)
-		h.Write(b[:])
+func (s *dirScan) modesDigest() objects.ID {
+	var h modesHasher
+	for i := range s.files {
+		h.add(s.files[i].rel[len(s.rel)+1:], fileMode(s.files[i].info()))
 	}
+	return h.sum()
+}
+
+// modesHasher computes the fingerprint of paths (relative to the directory) and
+// modes that the stat cache keeps for a directory found clean (cleanTree).
+type modesHasher struct {
+	h   *blake3.Hasher
+	buf []byte
+}
+
+func (m *modesHasher) add(path string, mode uint32) {
+	if m.h == nil {
+		m.h, m.buf = blake3.New(), make([]byte, 0, 8192)
+	}
+	m.buf = append(m.buf, path...)
+	m.buf = binary.LittleEndian.AppendUint32(m.buf, mode)
+	if len(m.buf) > 4096 {
+		m.h.Write(m.buf)
+		m.buf = m.buf[:0]
+	}
+}
+
+func (m *modesHasher) sum() objects.ID {
+	if m.h == nil {
+		m.h = blake3.New()
+	}
+	m.h.Write(m.buf)
+	m.buf = m.buf[:0]
 	var id objects.ID
-	h.Sum(id[:0])
+	m.h.Sum(id[:0])
 	return id
 }
 

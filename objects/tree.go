@@ -1,10 +1,12 @@
 package objects
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"slices"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -86,96 +88,241 @@ func SortTree(entries []TreeEntry) {
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
 }
 
-// EncodeTree serializes sorted, valid entries.
+// EncodeTree serializes sorted, valid entries (as they are: it checks nothing,
+// see TreeWriter).
 func EncodeTree(entries []TreeEntry) []byte {
-	var b bytes.Buffer
-	b.Grow(len(treeHeader) + len(entries)*160)
-	b.WriteString(treeHeader)
+	b := make([]byte, 0, len(treeHeader)+len(entries)*160)
+	b = append(b, treeHeader...)
 	for _, e := range entries {
-		b.WriteString(strconv.FormatUint(uint64(e.Mode), 8))
-		b.WriteByte(' ')
-		b.WriteString(strconv.FormatInt(e.Size, 10))
-		b.WriteByte(' ')
-		b.WriteString(e.Digest.Hex())
-		b.WriteByte(' ')
-		if e.Recipe.IsZero() {
-			b.WriteByte('-')
-		} else {
-			b.WriteString(e.Recipe.Hex())
-		}
-		b.WriteByte(' ')
-		b.WriteString(e.Path)
-		b.WriteByte('\n')
+		b = appendTreeLine(b, e)
 	}
-	return b.Bytes()
+	return b
 }
+
+func appendTreeLine(l []byte, e TreeEntry) []byte {
+	l = strconv.AppendUint(l, uint64(e.Mode), 8)
+	l = append(l, ' ')
+	l = strconv.AppendInt(l, e.Size, 10)
+	l = append(l, ' ')
+	l = hex.AppendEncode(l, e.Digest[:])
+	l = append(l, ' ')
+	if e.Recipe.IsZero() {
+		l = append(l, '-')
+	} else {
+		l = hex.AppendEncode(l, e.Recipe[:])
+	}
+	l = append(l, ' ')
+	l = append(l, e.Path...)
+	return append(l, '\n')
+}
+
+// TreeWriter encodes a tree entry by entry, as EncodeTree does, and computes its
+// TreeDigest on the way: a directory of a million files never has its listing in
+// memory. Entries must come sorted and valid; the first that is not is an error
+// (returned by Add and Close).
+type TreeWriter struct {
+	w      io.Writer
+	h      *blake3.Hasher
+	line   []byte
+	dig    []byte
+	last   string
+	files  []string // chain of earlier paths, each a prefix of the next (see Add)
+	n      int64
+	err    error
+	header bool
+}
+
+// NewTreeWriter returns a writer of a tree to w.
+func NewTreeWriter(w io.Writer) *TreeWriter {
+	return &TreeWriter{w: w, h: blake3.New(), line: make([]byte, 0, 256), dig: make([]byte, 0, 4096)}
+}
+
+// Add writes one entry.
+func (t *TreeWriter) Add(e TreeEntry) error {
+	if t.err != nil {
+		return t.err
+	}
+	if !t.header {
+		t.header = true
+		if _, err := io.WriteString(t.w, treeHeader); err != nil {
+			t.err = err
+			return err
+		}
+	}
+	if t.n > 0 && e.Path <= t.last {
+		t.err = fmt.Errorf("tree: %q after %q: entries out of order or duplicated", e.Path, t.last)
+		return t.err
+	}
+	// No path below a file: an earlier path that is a directory of this one is
+	// still on the chain (everything between them starts with it).
+	for len(t.files) > 0 && !strings.HasPrefix(e.Path, t.files[len(t.files)-1]) {
+		t.files = t.files[:len(t.files)-1]
+	}
+	if n := len(t.files); n > 0 && strings.HasPrefix(e.Path, t.files[n-1]+"/") {
+		t.err = fmt.Errorf("tree: %q is below the file %q", e.Path, t.files[n-1])
+		return t.err
+	}
+	t.files = append(t.files, e.Path)
+	t.last = e.Path
+	t.n++
+	l := appendTreeLine(t.line[:0], e)
+	t.line = l
+	if _, err := t.w.Write(l); err != nil {
+		t.err = err
+		return err
+	}
+	t.dig = hex.AppendEncode(t.dig, e.Digest[:])
+	t.dig = append(t.dig, ' ', ' ')
+	t.dig = append(t.dig, e.Path...)
+	t.dig = append(t.dig, '\n')
+	if len(t.dig) > 3072 {
+		t.h.Write(t.dig)
+		t.dig = t.dig[:0]
+	}
+	return nil
+}
+
+// Close finishes the tree (an empty tree is its header alone).
+func (t *TreeWriter) Close() error {
+	if t.err == nil && !t.header {
+		t.header = true
+		_, t.err = io.WriteString(t.w, treeHeader)
+	}
+	return t.err
+}
+
+// Digest returns the TreeDigest of the entries added so far.
+func (t *TreeWriter) Digest() ID {
+	h := t.h.Clone()
+	h.Write(t.dig)
+	var id ID
+	h.Sum(id[:0])
+	return id
+}
+
+// Len returns the number of entries added.
+func (t *TreeWriter) Len() int64 { return t.n }
 
 // DecodeTree parses a tree strictly: any malformed line, unsafe path, unknown mode,
 // unsorted or duplicate entry is an error wrapping ErrCorrupt.
 func DecodeTree(b []byte) ([]TreeEntry, error) {
-	rest, ok := bytes.CutPrefix(b, []byte(treeHeader))
-	if !ok {
-		return nil, fmt.Errorf("%w: not a trove tree", ErrCorrupt)
-	}
+	tr := NewTreeReader(bytes.NewReader(b))
 	var out []TreeEntry
-	line := 1
-	for len(rest) > 0 {
-		line++
-		i := bytes.IndexByte(rest, '\n')
-		if i < 0 {
-			return nil, fmt.Errorf("%w: tree line %d has no newline", ErrCorrupt, line)
+	for {
+		e, err := tr.Next()
+		if err == io.EOF {
+			return out, nil
 		}
-		l := string(rest[:i])
-		rest = rest[i+1:]
-		f := strings.SplitN(l, " ", 5)
-		if len(f) != 5 {
-			return nil, fmt.Errorf("%w: tree line %d: want 5 fields", ErrCorrupt, line)
-		}
-		var e TreeEntry
-		switch f[0] { // exact strings: "0100644" would decode but not re-encode alike
-		case "100644":
-			e.Mode = ModeFile
-		case "100755":
-			e.Mode = ModeExec
-		case "120000":
-			e.Mode = ModeSymlink
-		default:
-			return nil, fmt.Errorf("%w: tree line %d: bad mode %q", ErrCorrupt, line, f[0])
-		}
-		var err error
-		e.Size, err = strconv.ParseInt(f[1], 10, 64)
-		if err != nil || e.Size < 0 || strconv.FormatInt(e.Size, 10) != f[1] {
-			return nil, fmt.Errorf("%w: tree line %d: bad size %q", ErrCorrupt, line, f[1])
-		}
-		if e.Digest, err = ParseHex(f[2]); err != nil {
-			return nil, fmt.Errorf("%w: tree line %d: %v", ErrCorrupt, line, err)
-		}
-		if f[3] != "-" {
-			if e.Recipe, err = ParseHex(f[3]); err != nil {
-				return nil, fmt.Errorf("%w: tree line %d: %v", ErrCorrupt, line, err)
-			}
-			if e.Recipe.IsZero() {
-				return nil, fmt.Errorf("%w: tree line %d: zero recipe must be written -", ErrCorrupt, line)
-			}
-		}
-		if err := ValidPath(f[4]); err != nil {
-			return nil, fmt.Errorf("%w: tree line %d: %v", ErrCorrupt, line, err)
-		}
-		e.Path = f[4]
-		if n := len(out); n > 0 && out[n-1].Path >= e.Path {
-			return nil, fmt.Errorf("%w: tree line %d: %q is out of order or duplicated", ErrCorrupt, line, e.Path)
-		}
-		// A parent directory listed as a file sorts before its children, so it is
-		// already in out, which is sorted: binary search finds it.
-		for i := strings.IndexByte(e.Path, '/'); i >= 0; i = nextSlash(e.Path, i) {
-			dir := e.Path[:i]
-			if _, found := slices.BinarySearchFunc(out, dir, func(x TreeEntry, p string) int { return strings.Compare(x.Path, p) }); found {
-				return nil, fmt.Errorf("%w: tree line %d: %q is below the file %q", ErrCorrupt, line, e.Path, dir)
-			}
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, e)
 	}
-	return out, nil
+}
+
+// TreeReader decodes a tree entry by entry, as strictly as DecodeTree, so that a
+// directory of a million files is read without holding its listing.
+type TreeReader struct {
+	r      *bufio.Reader
+	line   int
+	last   string
+	files  []string // chain of earlier paths, each a prefix of the next
+	header bool
+	err    error
+}
+
+// NewTreeReader returns a reader of the tree in r.
+func NewTreeReader(r io.Reader) *TreeReader {
+	return &TreeReader{r: bufio.NewReaderSize(r, MaxPathLen+512)}
+}
+
+// Next returns the next entry, or io.EOF after the last. Malformed input is an
+// error wrapping ErrCorrupt; a read error is returned as it is.
+func (t *TreeReader) Next() (TreeEntry, error) {
+	if t.err != nil {
+		return TreeEntry{}, t.err
+	}
+	e, err := t.next()
+	if err != nil {
+		t.err = err
+	}
+	return e, err
+}
+
+func (t *TreeReader) next() (TreeEntry, error) {
+	if !t.header {
+		h, err := t.r.Peek(len(treeHeader))
+		if string(h) != treeHeader {
+			if err != nil && err != io.EOF {
+				return TreeEntry{}, err
+			}
+			return TreeEntry{}, fmt.Errorf("%w: not a trove tree", ErrCorrupt)
+		}
+		t.r.Discard(len(treeHeader))
+		t.header, t.line = true, 1
+	}
+	raw, err := t.r.ReadSlice('\n')
+	switch {
+	case err == io.EOF && len(raw) == 0:
+		return TreeEntry{}, io.EOF
+	case err == io.EOF:
+		return TreeEntry{}, fmt.Errorf("%w: tree line %d has no newline", ErrCorrupt, t.line+1)
+	case errors.Is(err, bufio.ErrBufferFull):
+		return TreeEntry{}, fmt.Errorf("%w: tree line %d is too long", ErrCorrupt, t.line+1)
+	case err != nil:
+		return TreeEntry{}, err
+	}
+	t.line++
+	line := t.line
+	l := string(raw[:len(raw)-1])
+	f := strings.SplitN(l, " ", 5)
+	if len(f) != 5 {
+		return TreeEntry{}, fmt.Errorf("%w: tree line %d: want 5 fields", ErrCorrupt, line)
+	}
+	var e TreeEntry
+	switch f[0] { // exact strings: "0100644" would decode but not re-encode alike
+	case "100644":
+		e.Mode = ModeFile
+	case "100755":
+		e.Mode = ModeExec
+	case "120000":
+		e.Mode = ModeSymlink
+	default:
+		return TreeEntry{}, fmt.Errorf("%w: tree line %d: bad mode %q", ErrCorrupt, line, f[0])
+	}
+	e.Size, err = strconv.ParseInt(f[1], 10, 64)
+	if err != nil || e.Size < 0 || strconv.FormatInt(e.Size, 10) != f[1] {
+		return TreeEntry{}, fmt.Errorf("%w: tree line %d: bad size %q", ErrCorrupt, line, f[1])
+	}
+	if e.Digest, err = ParseHex(f[2]); err != nil {
+		return TreeEntry{}, fmt.Errorf("%w: tree line %d: %v", ErrCorrupt, line, err)
+	}
+	if f[3] != "-" {
+		if e.Recipe, err = ParseHex(f[3]); err != nil {
+			return TreeEntry{}, fmt.Errorf("%w: tree line %d: %v", ErrCorrupt, line, err)
+		}
+		if e.Recipe.IsZero() {
+			return TreeEntry{}, fmt.Errorf("%w: tree line %d: zero recipe must be written -", ErrCorrupt, line)
+		}
+	}
+	if err := ValidPath(f[4]); err != nil {
+		return TreeEntry{}, fmt.Errorf("%w: tree line %d: %v", ErrCorrupt, line, err)
+	}
+	e.Path = f[4]
+	if line > 2 && t.last >= e.Path {
+		return TreeEntry{}, fmt.Errorf("%w: tree line %d: %q is out of order or duplicated", ErrCorrupt, line, e.Path)
+	}
+	// A parent directory listed as a file is still on the chain: everything
+	// between it and its children starts with it (see TreeWriter.Add).
+	for len(t.files) > 0 && !strings.HasPrefix(e.Path, t.files[len(t.files)-1]) {
+		t.files = t.files[:len(t.files)-1]
+	}
+	if n := len(t.files); n > 0 && strings.HasPrefix(e.Path, t.files[n-1]+"/") {
+		return TreeEntry{}, fmt.Errorf("%w: tree line %d: %q is below the file %q", ErrCorrupt, line, e.Path, t.files[n-1])
+	}
+	t.files = append(t.files, e.Path)
+	t.last = e.Path
+	return e, nil
 }
 
 // nextSlash returns the index of the first '/' in p after index i, or -1.

@@ -392,6 +392,86 @@ func FuzzDecodeTree(f *testing.F) {
 			if i > 0 && entries[i-1].Path >= e.Path {
 				t.Fatalf("accepted unsorted paths %q, %q", entries[i-1].Path, e.Path)
 			}
+			for j := range i { // no path below another entry's (quadratic, fine here)
+				if strings.HasPrefix(e.Path, entries[j].Path+"/") {
+					t.Fatalf("accepted %q below the file %q", e.Path, entries[j].Path)
+				}
+			}
+		}
+		// The streaming writer accepts exactly these entries, alike.
+		var w bytes.Buffer
+		tw := objects.NewTreeWriter(&w)
+		for _, e := range entries {
+			if err := tw.Add(e); err != nil {
+				t.Fatalf("TreeWriter refuses what DecodeTree accepts: %v", err)
+			}
+		}
+		if tw.Close() != nil || !bytes.Equal(w.Bytes(), b) || tw.Digest() != objects.TreeDigest(entries) {
+			t.Fatal("TreeWriter output or digest differs")
 		}
 	})
+}
+
+// TestTreeWriter: streaming encoding gives EncodeTree's bytes and TreeDigest's
+// digest, and refuses what DecodeTree would refuse as unsorted, duplicated or a
+// path below a file, whatever lies between them.
+func TestTreeWriter(t *testing.T) {
+	var entries []objects.TreeEntry
+	for _, p := range []string{"a", "a.txt", "a0", "b/c", "b/c.d", "b/cd/e", "b0", "z"} {
+		entries = append(entries, treeEntry(p, objects.ModeFile, p, len(p)%2 == 0))
+	}
+	var buf bytes.Buffer
+	tw := objects.NewTreeWriter(&buf)
+	for _, e := range entries {
+		if err := tw.Add(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), objects.EncodeTree(entries)) {
+		t.Fatalf("streamed tree differs:\n%s", buf.Bytes())
+	}
+	if tw.Digest() != objects.TreeDigest(entries) || tw.Len() != int64(len(entries)) {
+		t.Fatal("digest or count differs")
+	}
+	if _, err := objects.DecodeTree(buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	var empty bytes.Buffer
+	if tw := objects.NewTreeWriter(&empty); tw.Close() != nil || empty.String() != "trove-tree 1\n" || tw.Digest() != objects.TreeDigest(nil) {
+		t.Fatalf("empty tree: %q", empty.String())
+	}
+	for name, paths := range map[string][]string{
+		"unsorted":                  {"b", "a"},
+		"duplicate":                 {"a", "a"},
+		"below a file":              {"a", "a/b"},
+		"below a file, gap":         {"a", "a.txt", "a-b", "a/b"},
+		"below a file, deep":        {"x/a", "x/a.z", "x/a/b/c"},
+		"below a file, after other": {"d", "d!", "d.x/y", "d/q"},
+	} {
+		var b bytes.Buffer
+		tw := objects.NewTreeWriter(&b)
+		var err error
+		for _, p := range paths {
+			if err = tw.Add(treeEntry(p, objects.ModeFile, p, false)); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			t.Errorf("%s: %q accepted", name, paths)
+		}
+		if tw.Close() == nil {
+			t.Errorf("%s: Close after a refused entry succeeded", name)
+		}
+		// DecodeTree agrees that such a listing is invalid.
+		raw := "trove-tree 1\n"
+		for _, p := range paths {
+			raw += "100644 1 " + objects.Hash([]byte(p)).Hex() + " - " + p + "\n"
+		}
+		if _, derr := objects.DecodeTree([]byte(raw)); derr == nil {
+			t.Errorf("%s: DecodeTree accepts what TreeWriter refuses", name)
+		}
+	}
 }
