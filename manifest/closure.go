@@ -70,20 +70,19 @@ func (r *Repo) Needed(ctx context.Context, tracked []Tracked, ensure objects.Ens
 			add(d.ID, 0, false)
 		}
 		for _, top := range treeTops {
-			entries, err := LoadTree(ctx, st, top)
-			if err != nil {
-				return n, err
-			}
-			if only, ok := subset[top]; ok {
-				entries = FilterEntries(entries, only)
-			}
-			for _, e := range entries {
+			only, some := subset[top]
+			err := WalkTree(ctx, st, top, func(e objects.TreeEntry) error {
 				switch {
+				case some && !selected(e.Path, only):
 				case !e.Recipe.IsZero():
 					fileTops = append(fileTops, e.Recipe)
 				case e.Size > 0:
 					add(e.Digest, e.Size, true)
 				}
+				return nil
+			})
+			if err != nil {
+				return n, err
 			}
 		}
 	}
@@ -174,22 +173,19 @@ func (r *Repo) walkChunks(ctx context.Context, st *objects.Store, tracked []Trac
 			}
 		}
 		for _, top := range treeTops {
-			entries, err := LoadTree(ctx, st, top)
-			if err != nil {
-				return err
-			}
-			if only, ok := subset[top]; ok {
-				entries = FilterEntries(entries, only)
-			}
-			for _, e := range entries {
+			only, some := subset[top]
+			err := WalkTree(ctx, st, top, func(e objects.TreeEntry) error {
 				switch {
+				case some && !selected(e.Path, only):
 				case !e.Recipe.IsZero():
 					fileTops = append(fileTops, e.Recipe)
 				case e.Size > 0:
-					if err := fn(e.Digest); err != nil {
-						return err
-					}
+					return fn(e.Digest)
 				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 		}
 	}

@@ -1166,3 +1166,14 @@ func subject(msg string) string {
 	s, _, _ := strings.Cut(strings.TrimLeft(msg, "\n"), "\n")
 	return strings.TrimSpace(s)
 }
+
+// treeBuf collects a tree read whole (allLines), refusing one over 1 GiB.
+type treeBuf struct{ b []byte }
+
+func (t *treeBuf) Write(p []byte) (int, error) {
+	if len(t.b)+len(p) > 1<<30 {
+		return 0, fmt.Errorf("%w: tree larger than 1 GiB", objects.ErrCorrupt)
+	}
+	t.b = append(t.b, p...)
+	return len(p), nil
+}

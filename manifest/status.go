@@ -3,6 +3,7 @@ package manifest
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -123,8 +124,8 @@ func (r *Repo) status1(ctx context.Context, m *Manifest, rel string, e *StatusEn
 		}
 		// With the recorded tree at hand, name the files that differ (and catch mode
 		// changes, which the digest does not cover).
-		if old, err := r.loadTree(ctx, m); err == nil {
-			e.Changes = diffTrees(old, scan.entries())
+		if changes, err := r.diffScan(ctx, m, scan); err == nil {
+			e.Changes = changes
 			if len(e.Changes) > 0 {
 				e.State = StateModified
 			} else if same {
@@ -289,18 +290,12 @@ func (s *dirScan) treeDigest() objects.ID {
 	return tw.Digest()
 }
 
+// path returns file i's path relative to the directory.
+func (s *dirScan) path(i int) string { return s.files[i].rel[len(s.rel)+1:] }
+
 func (s *dirScan) entry(i int) objects.TreeEntry {
 	f := &s.files[i]
 	return objects.TreeEntry{Path: f.rel[len(s.rel)+1:], Mode: fileMode(f.info()), Size: f.st.size, Digest: s.digests[i]}
-}
-
-// entries returns the tree entries (without recipes).
-func (s *dirScan) entries() []objects.TreeEntry {
-	out := make([]objects.TreeEntry, len(s.files))
-	for i := range s.files {
-		out[i] = s.entry(i)
-	}
-	return out
 }
 
 // modesDigest fingerprints the paths and modes of a directory scan, which the
@@ -354,44 +349,77 @@ func (r *Repo) loadTree(ctx context.Context, m *Manifest) ([]objects.TreeEntry, 
 
 // LoadTree reads and decodes the tree stored under recipe id.
 func LoadTree(ctx context.Context, st *objects.Store, id objects.ID) ([]objects.TreeEntry, error) {
-	var buf treeBuf
-	if _, err := st.ReadContent(ctx, id, &buf); err != nil {
-		return nil, err
-	}
-	return objects.DecodeTree(buf.b)
+	var out []objects.TreeEntry
+	err := WalkTree(ctx, st, id, func(e objects.TreeEntry) error {
+		out = append(out, e)
+		return nil
+	})
+	return out, err
 }
 
-type treeBuf struct{ b []byte }
-
-func (t *treeBuf) Write(p []byte) (int, error) {
-	if len(t.b)+len(p) > 1<<30 {
-		return 0, fmt.Errorf("%w: tree larger than 1 GiB", objects.ErrCorrupt)
-	}
-	t.b = append(t.b, p...)
-	return len(p), nil
-}
-
-// diffTrees lists the differences from old to cur (both sorted by path).
-func diffTrees(old, cur []objects.TreeEntry) []FileChange {
-	var out []FileChange
-	i, j := 0, 0
-	for i < len(old) || j < len(cur) {
-		switch {
-		case j >= len(cur) || (i < len(old) && old[i].Path < cur[j].Path):
-			out = append(out, FileChange{Path: old[i].Path, Change: "removed"})
-			i++
-		case i >= len(old) || cur[j].Path < old[i].Path:
-			out = append(out, FileChange{Path: cur[j].Path, Change: "added"})
-			j++
-		default:
-			if old[i].Digest != cur[j].Digest || old[i].Size != cur[j].Size {
-				out = append(out, FileChange{Path: cur[j].Path, Change: "modified"})
-			} else if old[i].Mode != cur[j].Mode {
-				out = append(out, FileChange{Path: cur[j].Path, Change: "mode"})
-			}
-			i++
-			j++
+// WalkTree calls fn with each entry of the tree stored under recipe id, in path
+// order, as the tree is read: a tree of a million files is never in memory. An
+// error from fn stops the walk and is returned.
+func WalkTree(ctx context.Context, st *objects.Store, id objects.ID, fn func(objects.TreeEntry) error) error {
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, err := st.ReadContent(ctx, id, pw)
+		pw.CloseWithError(err)
+	}()
+	tr := objects.NewTreeReader(pr)
+	var err error
+	for {
+		var e objects.TreeEntry
+		if e, err = tr.Next(); err != nil {
+			break
+		}
+		if err = fn(e); err != nil {
+			break
 		}
 	}
-	return out
+	pr.CloseWithError(errWalkStopped) // a reader still writing returns
+	<-done
+	if err == io.EOF {
+		return nil
+	}
+	return err
+}
+
+var errWalkStopped = errors.New("tree walk stopped")
+
+// diffScan lists the differences from the recorded tree, read as a stream, to
+// the directory as scanned.
+func (r *Repo) diffScan(ctx context.Context, m *Manifest, s *dirScan) ([]FileChange, error) {
+	st, err := r.Store()
+	if err != nil {
+		return nil, err
+	}
+	var out []FileChange
+	j := 0
+	err = WalkTree(ctx, st, m.Object, func(o objects.TreeEntry) error {
+		for ; j < len(s.files) && s.path(j) < o.Path; j++ {
+			out = append(out, FileChange{Path: s.path(j), Change: "added"})
+		}
+		if j == len(s.files) || s.path(j) != o.Path {
+			out = append(out, FileChange{Path: o.Path, Change: "removed"})
+			return nil
+		}
+		c := s.entry(j)
+		j++
+		if o.Digest != c.Digest || o.Size != c.Size {
+			out = append(out, FileChange{Path: c.Path, Change: "modified"})
+		} else if o.Mode != c.Mode {
+			out = append(out, FileChange{Path: c.Path, Change: "mode"})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for ; j < len(s.files); j++ {
+		out = append(out, FileChange{Path: s.path(j), Change: "added"})
+	}
+	return out, nil
 }

