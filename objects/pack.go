@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 
 	"github.com/zeebo/blake3"
@@ -81,9 +82,29 @@ func parseEntries(b []byte, count int, packSize uint64) ([]IndexEntry, error) {
 // PackWriter builds one pack in w. It is not safe for concurrent use.
 type PackWriter struct {
 	w       io.Writer
-	h       *blake3.Hasher
+	h       *blake3.Hasher // nil when sink hashes
+	sink    *packSink
 	off     uint64
 	entries []IndexEntry
+}
+
+// newPackFileWriter writes a pack to f through a packSink, which hashes and
+// writes on a goroutine of its own.
+func newPackFileWriter(f *os.File) (*PackWriter, error) {
+	sink := newPackSink(f)
+	p := &PackWriter{w: sink, sink: sink}
+	if err := p.write([]byte(packMagic)); err != nil {
+		sink.abort()
+		return nil, err
+	}
+	return p, nil
+}
+
+// abort stops the sink's goroutine, if any.
+func (p *PackWriter) abort() {
+	if p.sink != nil {
+		p.sink.abort()
+	}
 }
 
 // NewPackWriter writes a pack header to w.
@@ -97,7 +118,9 @@ func NewPackWriter(w io.Writer) (*PackWriter, error) {
 
 func (p *PackWriter) write(b []byte) error {
 	n, err := p.w.Write(b)
-	p.h.Write(b[:n])
+	if p.h != nil {
+		p.h.Write(b[:n])
+	}
 	p.off += uint64(n)
 	return err
 }
@@ -131,9 +154,17 @@ func (p *PackWriter) Finish() (ID, []IndexEntry, error) {
 	copy(f[12:], packEndMagic)
 	buf.Write(f[:])
 	if err := p.write(buf.Bytes()); err != nil {
+		p.abort()
 		return ID{}, nil, err
 	}
 	var id ID
+	if p.sink != nil {
+		var err error
+		if id, err = p.sink.close(); err != nil {
+			return ID{}, nil, err
+		}
+		return id, p.entries, nil
+	}
 	p.h.Sum(id[:0])
 	return id, p.entries, nil
 }

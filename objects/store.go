@@ -1,7 +1,6 @@
 package objects
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"errors"
@@ -65,9 +64,7 @@ type Store struct {
 	packs      map[ID]int64 // pack id -> size, every complete pack
 	pending    map[ID]struct{}
 	cur        *PackWriter
-	curFile    *os.File
-	curBuf     *bufio.Writer // small chunks are batched into large writes
-	curKick    int64         // offset up to which writeback was started
+	curFile    *os.File // written by cur's sink, in large segments
 
 	// chunkers recycles chunkers (and their 2 x Max buffers): adding many small
 	// files would otherwise allocate and clear half a megabyte per file.
@@ -385,23 +382,18 @@ func (s *Store) Put(id ID, data []byte) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("create pack: %w", err)
 		}
-		s.curBuf = bufio.NewWriterSize(f, 1<<20)
-		pw, err := NewPackWriter(s.curBuf)
+		pw, err := newPackFileWriter(f)
 		if err != nil {
 			f.Close()
 			os.Remove(f.Name())
 			return false, fmt.Errorf("write pack: %w", err)
 		}
-		s.cur, s.curFile, s.curKick = pw, f, 0
+		s.cur, s.curFile = pw, f
 	}
 	if err := s.cur.Add(id, data); err != nil {
 		return false, fmt.Errorf("write pack: %w", err)
 	}
 	s.pending[id] = struct{}{}
-	if written := int64(s.cur.Size()) - int64(s.curBuf.Buffered()); written-s.curKick >= writebackStep {
-		startWriteback(s.curFile, s.curKick, written-s.curKick)
-		s.curKick = written
-	}
 	if s.cur.Size() >= s.packSize {
 		if err := s.flushLocked(); err != nil {
 			return false, err
@@ -446,10 +438,6 @@ func (s *Store) flushLocked() error {
 	if err != nil {
 		return fail(err)
 	}
-	if err := s.curBuf.Flush(); err != nil {
-		return fail(err)
-	}
-	s.curBuf = nil
 	if err := f.Sync(); err != nil {
 		return fail(err)
 	}
@@ -482,6 +470,7 @@ func (s *Store) Abort() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cur != nil {
+		s.cur.abort()
 		s.curFile.Close()
 		os.Remove(s.curFile.Name())
 		s.cur, s.curFile = nil, nil
