@@ -167,6 +167,8 @@ func (r *Repo) Close() error {
 	var err error
 	if r.cache != nil {
 		err = r.cache.Save()
+		r.cache.Close()
+		r.cache = nil
 	}
 	if r.store != nil {
 		if cerr := r.store.Close(); err == nil {

@@ -690,7 +690,7 @@ func (c *StatCache) Save() error {
 	}
 	// The cache is only an accelerator: no fsync needed, a torn write is caught by
 	// the checksums and costs one re-hash.
-	tmp := c.path + ".tmp"
+	tmp := c.path + ".tmp" // two saves at once may mix their bytes: the checksums catch it
 	f, err := os.Create(tmp)
 	if err != nil {
 		return err
@@ -750,6 +750,20 @@ func (c *StatCache) Save() error {
 	}
 	c.runs, c.overlay, c.dirty = nil, map[string]statEntry{}, false
 	return nil
+}
+
+// Close releases the cache file (after Save, if the caller wants it saved).
+func (c *StatCache) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.file != nil {
+		c.file.f.Close()
+		c.file = nil
+	}
+	for _, r := range c.runs {
+		r.f.Close()
+	}
+	c.runs = nil
 }
 
 // statWriter writes the file format from records in increasing order.

@@ -37,8 +37,17 @@ DIRS=100
 STARTED=$(date +%s)
 
 log() { printf 'bench: [%4ds] %s\n' $(($(date +%s) - STARTED)) "$*" >&2; }
+ROWS=() # the table's rows, in order
 die() {
 	printf 'bench: error: %s\n' "$*" >&2
+	# What was measured before the failure is not lost: print those rows.
+	if [[ ${#ROWS[@]} -gt 0 ]]; then
+		echo "| work | trove | peer | peer value | ratio (trove/peer) | target | ok? |"
+		echo "|---|---:|---|---:|---:|---|---|"
+		printf '%s\n' "${ROWS[@]}"
+		echo
+		echo "The benchmark stopped early: $*"
+	fi
 	exit 1
 }
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -88,7 +97,6 @@ export RESTIC_PASSWORD=bench RESTIC_CACHE_DIR=$W/restic-cache
 
 # --- the table ----------------------------------------------------------------------
 
-ROWS=()
 # note TEXT: a line printed under the table (also from subshells).
 note() { echo "$*" >>"$W/notes"; }
 
@@ -688,6 +696,11 @@ if [[ $SCALE == 1 ]]; then
 	row "S. gc, $HSF files, nothing to delete: time (1 run)" s "$T_gc" "-" "" "info"
 	row "S. gc: peak RSS" B "$M_gc" "-" "" "abslt $((512 << 20))"
 
+	# The file and the store that holds its copy: refuse early rather than fill the disk.
+	need=$(($(numfmt --from=iec "$SCALE_SIZE") * 22 / 10 / 1024))
+	if (($(df -Pk "$W" | awk 'NR == 2 { print $4 }') < need)); then
+		die "scale: $SCALE_SIZE file: about $((need >> 20)) GiB free needed in $W (BENCH_DIR)"
+	fi
 	log "scale: generating $SCALE_SIZE random file"
 	"$BT" gen "$D/scale.bin" "$SCALE_SIZE" 8
 	R=$W/rsb
