@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -145,9 +146,12 @@ func (r *Repo) checkout1(ctx context.Context, st *objects.Store, m *Manifest, re
 		e.Problems = append(e.Problems, FileProblem{Path: rel, Error: err.Error(), err: err})
 		return nil
 	}
-	want := make(map[string]bool, len(entries))
-	for _, fe := range entries {
-		want[fe.Path] = true
+	// The tree is sorted by path: what it lists is found by binary search, not a
+	// map of a million paths.
+	all := entries
+	want := func(p string) bool {
+		_, ok := slices.BinarySearchFunc(all, p, func(e objects.TreeEntry, p string) int { return strings.Compare(e.Path, p) })
+		return ok
 	}
 	if only != nil {
 		entries = FilterEntries(entries, only)
@@ -163,7 +167,7 @@ func (r *Repo) checkout1(ctx context.Context, st *objects.Store, m *Manifest, re
 		for i := range existing {
 			f := &existing[i]
 			sub := f.rel[len(rel)+1:]
-			if want[sub] {
+			if want(sub) {
 				continue
 			}
 			if opt.Force || r.safeToReplace(st, f.rel, f.info()) {
