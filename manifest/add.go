@@ -340,10 +340,7 @@ func (r *Repo) addFile(ctx context.Context, st *objects.Store, rel string, fi fs
 	old, had := cache.get(rel)
 	c, e, changed, err := r.storeFile(ctx, st, rel, fi, params, inline, prog, old, had)
 	if err == nil && changed {
-		cache.mu.Lock()
-		cache.overlay[rel] = e
-		cache.dirty = true
-		cache.mu.Unlock()
+		cache.put(rel, e)
 	}
 	return c, err
 }

@@ -179,13 +179,54 @@ func (c *StatCache) updated(old statEntry, had bool, fi fs.FileInfo, digest, rec
 func (c *StatCache) Update(rel string, fi fs.FileInfo, digest, recipe objects.ID) {
 	old, had := c.get(rel)
 	e, changed := c.updated(old, had, fi, digest, recipe)
-	if !changed {
+	if changed {
+		c.put(rel, e)
+	}
+}
+
+// overlaySpill bounds the single updates kept in memory: past it they go, sorted,
+// to a run (a checkout of a million files updates a million entries).
+const overlaySpill = 1 << 16
+
+// spillPrefix is the prefix of spilled runs: no key has it, so they replace
+// nothing; their entries just win over older ones at Save. Until then a lookup
+// finds the older entry, which is still safe: an entry vouches for a file only
+// if its size, mtime and inode match.
+const spillPrefix = "\x00spill\x00"
+
+// put records e for key as a single update.
+func (c *StatCache) put(key string, e statEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.overlay[key] = e
+	c.dirty = true
+	if len(c.overlay) >= overlaySpill {
+		c.spillLocked()
+	}
+}
+
+func (c *StatCache) spillLocked() {
+	r, err := c.beginRun(spillPrefix)
+	if err != nil {
+		return // keep them in memory
+	}
+	keys := make([]string, 0, len(c.overlay))
+	for k := range c.overlay {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		r.add(k, c.overlay[k], true)
+	}
+	if r.err == nil {
+		r.err = r.w.Flush()
+	}
+	if r.err != nil {
+		r.f.Close()
 		return
 	}
-	c.mu.Lock()
-	c.overlay[rel] = e
-	c.dirty = true
-	c.mu.Unlock()
+	c.runs = append(c.runs, r)
+	c.overlay = map[string]statEntry{}
 }
 
 // Directory fingerprints share the cache under keys no path can have (NUL): the
@@ -203,10 +244,7 @@ func (c *StatCache) setCleanTree(rel string, object, modes objects.ID) {
 	if e, ok := c.get(k); ok && e.Digest == object && e.Recipe == modes {
 		return
 	}
-	c.mu.Lock()
-	c.overlay[k] = statEntry{Digest: object, Recipe: modes}
-	c.dirty = true
-	c.mu.Unlock()
+	c.put(k, statEntry{Digest: object, Recipe: modes})
 }
 
 // --- the file -------------------------------------------------------------------
@@ -479,7 +517,7 @@ func (c *StatCache) cursor(prefix string) *statCursor {
 	c.mu.Lock()
 	f, overlay := c.file, len(c.overlay) > 0
 	for _, r := range c.runs {
-		if strings.HasPrefix(prefix, r.prefix) || strings.HasPrefix(r.prefix, prefix) {
+		if r.prefix != spillPrefix && (strings.HasPrefix(prefix, r.prefix) || strings.HasPrefix(r.prefix, prefix)) {
 			f = nil // overlapping replacement not yet saved: all misses (safe)
 		}
 	}

@@ -480,3 +480,40 @@ func TestStatCacheRun(t *testing.T) {
 		t.Error("d/c kept the recipe of its old content")
 	}
 }
+
+// TestStatCacheSpill: single updates past overlaySpill go to a sorted run, so a
+// checkout of a million files does not hold a million entries; until the save a
+// lookup may find the older entry (still safe), after it the newer one.
+func TestStatCacheSpill(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "stat")
+	clock := newCacheClock(cacheLongTime)
+	c := OpenStatCache(p, clock.now)
+	old := cacheInfo{size: 1, mtime: cacheT0, ino: 7}
+	c.Update("k/00000", old, cacheDigestA, cacheRecipeA)
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c = OpenStatCache(p, clock.now)
+	fi := func(i int) cacheInfo { return cacheInfo{size: int64(i + 2), mtime: cacheT0, ino: uint64(i)} }
+	for i := range overlaySpill + 10 {
+		c.Update(fmt.Sprintf("k/%05d", i), fi(i), cacheDigestB, objects.ID{})
+	}
+	if len(c.overlay) >= overlaySpill || len(c.runs) != 1 {
+		t.Fatalf("overlay %d entries, %d runs: no spill", len(c.overlay), len(c.runs))
+	}
+	if d, _, ok := c.Lookup("k/00000", old); !ok || d != cacheDigestA {
+		t.Fatal("before the save, the older entry should still be found")
+	}
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c = OpenStatCache(p, clock.now)
+	for _, i := range []int{0, 1, 4096, overlaySpill - 1, overlaySpill + 9} {
+		if d, _, ok := c.Lookup(fmt.Sprintf("k/%05d", i), fi(i)); !ok || d != cacheDigestB {
+			t.Fatalf("k/%05d after the save: %v %v", i, d, ok)
+		}
+	}
+	if _, _, ok := c.Lookup("k/00000", old); ok {
+		t.Fatal("the replaced entry is still trusted")
+	}
+}
