@@ -34,58 +34,13 @@ func (r *Repo) Needed(ctx context.Context, tracked []Tracked, ensure objects.Ens
 			n.DataBytes += size
 		}
 	}
-	var fileTops, treeTops []objects.ID
-	subset := map[objects.ID][]string{}
-	for _, t := range tracked {
-		if t.Err != nil {
-			return n, t.Err
-		}
-		n.Files += t.Manifest.Files
-		if t.Manifest.Type == TypeDir {
-			treeTops = append(treeTops, t.Manifest.Object)
-			if t.Only != nil {
-				subset[t.Manifest.Object] = t.Only
-			}
-		} else {
-			fileTops = append(fileTops, t.Manifest.Object)
-		}
+	fileTops, files, err := treeContents(ctx, st, tracked, ensure,
+		func(id objects.ID) error { add(id, 0, false); return nil },
+		func(e objects.TreeEntry) error { add(e.Digest, e.Size, true); return nil })
+	if err != nil {
+		return n, err
 	}
-	// Trees: their text is content too; fetch it, then read the entries.
-	if len(treeTops) > 0 {
-		meta, data, err := st.RecipeChunks(ctx, treeTops, ensure)
-		if err != nil {
-			return n, err
-		}
-		ids := make([]objects.ID, 0, len(data))
-		for _, d := range data {
-			ids = append(ids, d.ID)
-		}
-		if err := ensureIDs(ctx, st, ensure, ids); err != nil {
-			return n, err
-		}
-		for _, id := range meta {
-			add(id, 0, false)
-		}
-		for _, d := range data {
-			add(d.ID, 0, false)
-		}
-		for _, top := range treeTops {
-			only, some := subset[top]
-			err := WalkTree(ctx, st, top, func(e objects.TreeEntry) error {
-				switch {
-				case some && !selected(e.Path, only):
-				case !e.Recipe.IsZero():
-					fileTops = append(fileTops, e.Recipe)
-				case e.Size > 0:
-					add(e.Digest, e.Size, true)
-				}
-				return nil
-			})
-			if err != nil {
-				return n, err
-			}
-		}
-	}
+	n.Files = files
 	if len(fileTops) > 0 {
 		meta, data, err := st.RecipeChunks(ctx, fileTops, ensure)
 		if err != nil {
@@ -99,6 +54,68 @@ func (r *Repo) Needed(ctx context.Context, tracked []Tracked, ensure objects.Ens
 		}
 	}
 	return n, nil
+}
+
+// treeContents is the part of a closure walk that Needed and walkChunks share:
+// it passes the chunks of the directories' trees to treeChunk (fetching those
+// the store lacks through ensure), streams the trees and passes every inline
+// content (a file of one chunk) to inline, and returns the recipes of all other
+// files, the file artifacts' and the trees' files', and the number of files.
+func treeContents(ctx context.Context, st *objects.Store, tracked []Tracked, ensure objects.Ensure,
+	treeChunk func(objects.ID) error, inline func(objects.TreeEntry) error) (fileTops []objects.ID, files int64, err error) {
+	var treeTops []objects.ID
+	subset := map[objects.ID][]string{}
+	for _, t := range tracked {
+		if t.Err != nil {
+			return nil, 0, t.Err
+		}
+		files += t.Manifest.Files
+		if t.Manifest.Type == TypeDir {
+			treeTops = append(treeTops, t.Manifest.Object)
+			if t.Only != nil {
+				subset[t.Manifest.Object] = t.Only
+			}
+		} else {
+			fileTops = append(fileTops, t.Manifest.Object)
+		}
+	}
+	if len(treeTops) == 0 {
+		return fileTops, files, nil
+	}
+	// Trees: their text is content too; fetch it, then read the entries.
+	meta, data, err := st.RecipeChunks(ctx, treeTops, ensure)
+	if err != nil {
+		return nil, 0, err
+	}
+	ids := make([]objects.ID, 0, len(data))
+	for _, d := range data {
+		ids = append(ids, d.ID)
+	}
+	if err := ensureIDs(ctx, st, ensure, ids); err != nil {
+		return nil, 0, err
+	}
+	for _, id := range append(meta, ids...) {
+		if err := treeChunk(id); err != nil {
+			return nil, 0, err
+		}
+	}
+	for _, top := range treeTops {
+		only, some := subset[top]
+		err := WalkTree(ctx, st, top, func(e objects.TreeEntry) error {
+			switch {
+			case some && !selected(e.Path, only):
+			case !e.Recipe.IsZero():
+				fileTops = append(fileTops, e.Recipe)
+			case e.Size > 0:
+				return inline(e)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	return fileTops, files, nil
 }
 
 func ensureIDs(ctx context.Context, st *objects.Store, ensure objects.Ensure, ids []objects.ID) error {
@@ -140,54 +157,9 @@ func (r *Repo) Missing(ids []objects.ID) ([]objects.ID, error) {
 // with the data of their file. Recipe and tree chunks the store lacks are
 // obtained through ensure, one batch per recipe level, as Needed does.
 func (r *Repo) walkChunks(ctx context.Context, st *objects.Store, tracked []Tracked, ensure objects.Ensure, fn func(objects.ID) error) error {
-	var fileTops, treeTops []objects.ID
-	subset := map[objects.ID][]string{}
-	for _, t := range tracked {
-		if t.Err != nil {
-			return t.Err
-		}
-		if t.Manifest.Type == TypeDir {
-			treeTops = append(treeTops, t.Manifest.Object)
-			if t.Only != nil {
-				subset[t.Manifest.Object] = t.Only
-			}
-		} else {
-			fileTops = append(fileTops, t.Manifest.Object)
-		}
-	}
-	if len(treeTops) > 0 {
-		meta, data, err := st.RecipeChunks(ctx, treeTops, ensure)
-		if err != nil {
-			return err
-		}
-		ids := make([]objects.ID, 0, len(data))
-		for _, d := range data {
-			ids = append(ids, d.ID)
-		}
-		if err := ensureIDs(ctx, st, ensure, ids); err != nil {
-			return err
-		}
-		for _, id := range append(meta, ids...) {
-			if err := fn(id); err != nil {
-				return err
-			}
-		}
-		for _, top := range treeTops {
-			only, some := subset[top]
-			err := WalkTree(ctx, st, top, func(e objects.TreeEntry) error {
-				switch {
-				case some && !selected(e.Path, only):
-				case !e.Recipe.IsZero():
-					fileTops = append(fileTops, e.Recipe)
-				case e.Size > 0:
-					return fn(e.Digest)
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		}
+	fileTops, _, err := treeContents(ctx, st, tracked, ensure, fn, func(e objects.TreeEntry) error { return fn(e.Digest) })
+	if err != nil {
+		return err
 	}
 	data := func(e objects.RecipeEntry) error { return fn(e.ID) }
 	var ferr error

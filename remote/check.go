@@ -64,22 +64,11 @@ func CheckSet(ctx context.Context, rem Remote, ids *objects.IDSet, deep bool, op
 		return res, err
 	}
 	res.Chunks = int(n)
-	var packs []objects.ID
-	locs := newRemoteRecs(&opt)
-	defer locs.Close()
-	err = eachIndex(ctx, rem, &opt, func(pid objects.ID, entries []objects.IndexEntry) error {
-		ord := uint32(len(packs))
-		packs = append(packs, pid)
-		for _, e := range entries {
-			if err := locs.Add(remoteRec{ID: e.ID, Pack: ord, Offset: e.Offset, Length: e.Length}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	packs, _, locs, err := remoteLocations(ctx, rem, &opt)
 	if err != nil {
 		return res, err
 	}
+	defer locs.Close()
 	want := newWantRecs(&opt)
 	defer want.Close()
 	// The missing chunks are as many as the problems reported: held.

@@ -526,6 +526,30 @@ type (
 	}
 )
 
+// remoteLocations reads every index on the remote into a sorter of chunk
+// locations (which spills to disk past the budget); packs[i] is the pack of
+// ordinal i and packBytes[i] the chunk bytes it holds. The caller closes locs.
+func remoteLocations(ctx context.Context, rem Remote, opt *Options) (packs []objects.ID, packBytes []int64, locs *objects.Sorter[remoteRec], err error) {
+	locs = newRemoteRecs(opt)
+	err = eachIndex(ctx, rem, opt, func(pid objects.ID, entries []objects.IndexEntry) error {
+		ord := uint32(len(packs))
+		packs = append(packs, pid)
+		packBytes = append(packBytes, 0)
+		for _, e := range entries {
+			packBytes[ord] += int64(e.Length)
+			if err := locs.Add(remoteRec{ID: e.ID, Pack: ord, Offset: e.Offset, Length: e.Length}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		locs.Close()
+		return nil, nil, nil, err
+	}
+	return packs, packBytes, locs, nil
+}
+
 func newRemoteRecs(opt *Options) *objects.Sorter[remoteRec] {
 	return objects.NewSorter(opt.TempDir, opt.SortBudget, 48,
 		func(b []byte, r remoteRec) {
@@ -575,25 +599,11 @@ func newWantRecs(opt *Options) *objects.Sorter[wantRec] {
 func FetchSet(ctx context.Context, rem Remote, st *objects.Store, ids *objects.IDSet, opt Options) (FetchResult, error) {
 	opt.defaults()
 	var res FetchResult
-	var packs []objects.ID
-	var packBytes []int64 // chunk bytes in each pack
-	locs := newRemoteRecs(&opt)
-	defer locs.Close()
-	err := eachIndex(ctx, rem, &opt, func(pid objects.ID, entries []objects.IndexEntry) error {
-		ord := uint32(len(packs))
-		packs = append(packs, pid)
-		packBytes = append(packBytes, 0)
-		for _, e := range entries {
-			packBytes[ord] += int64(e.Length)
-			if err := locs.Add(remoteRec{ID: e.ID, Pack: ord, Offset: e.Offset, Length: e.Length}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	packs, packBytes, locs, err := remoteLocations(ctx, rem, &opt)
 	if err != nil {
 		return res, err
 	}
+	defer locs.Close()
 	want := newWantRecs(&opt)
 	defer want.Close()
 	var total, count int64
