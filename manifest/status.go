@@ -111,13 +111,13 @@ func (r *Repo) status1(ctx context.Context, m *Manifest, rel string, e *StatusEn
 			return err
 		}
 		e.State = StateOK
-		same := scan.treeDigest() == m.Digest
+		digest, modes := scan.fingerprints()
+		same := digest == m.Digest
 		if !same {
 			e.State = StateModified
 		}
 		// Content equal and modes as they were the last time the recorded tree was
 		// compared: clean, without reading the tree.
-		modes := scan.modesDigest()
 		cache := r.statCache()
 		if same && cache.cleanTree(rel, m.Object, modes) {
 			return nil
@@ -279,15 +279,19 @@ func (r *Repo) cacheHashed(rel string, files []walkEntry, digests []objects.ID, 
 	cache.endRun(run, cur.skipped)
 }
 
-// treeDigest is the directory's TreeDigest.
-func (s *dirScan) treeDigest() objects.ID {
-	tw := objects.NewTreeWriter(io.Discard)
+// fingerprints returns, in one pass, the directory's TreeDigest and the digest of
+// its paths and modes (modesDigest).
+func (s *dirScan) fingerprints() (digest, modes objects.ID) {
+	tw := objects.NewTreeWriter(nil)
+	var mh modesHasher
 	for i := range s.files {
-		if tw.Add(s.entry(i)) != nil {
-			return objects.ID{}
+		e := s.entry(i)
+		if tw.Add(e) != nil {
+			return objects.ID{}, objects.ID{}
 		}
+		mh.add(e.Path, e.Mode)
 	}
-	return tw.Digest()
+	return tw.Digest(), mh.sum()
 }
 
 // path returns file i's path relative to the directory.
@@ -296,16 +300,6 @@ func (s *dirScan) path(i int) string { return s.files[i].rel[len(s.rel)+1:] }
 func (s *dirScan) entry(i int) objects.TreeEntry {
 	f := &s.files[i]
 	return objects.TreeEntry{Path: f.rel[len(s.rel)+1:], Mode: fileMode(f.info()), Size: f.st.size, Digest: s.digests[i]}
-}
-
-// modesDigest fingerprints the paths and modes of a directory scan, which the
-// tree digest does not cover.
-func (s *dirScan) modesDigest() objects.ID {
-	var h modesHasher
-	for i := range s.files {
-		h.add(s.files[i].rel[len(s.rel)+1:], fileMode(s.files[i].info()))
-	}
-	return h.sum()
 }
 
 // modesHasher computes the fingerprint of paths (relative to the directory) and

@@ -174,7 +174,7 @@ func (r *Repo) deepCheck(ctx context.Context, st *objects.Store, t Tracked) (int
 	}
 	// The tree streams: a million entries are checked as they are read.
 	var total, size, files int64
-	tw := objects.NewTreeWriter(io.Discard)
+	tw := objects.NewTreeWriter(nil) // checks and digest only
 	werr := WalkTree(ctx, st, m.Object, func(e objects.TreeEntry) error {
 		if err := tw.Add(e); err != nil {
 			return err

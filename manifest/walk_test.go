@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trove-dev/trove/objects"
 )
 
 // TestWalkOrder: the walk lists paths sorted by bytes without a sort of the
@@ -133,5 +135,6 @@ func mustModes(t *testing.T, r *Repo, rel string) [32]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return (&dirScan{rel: rel, files: files}).modesDigest()
+	_, modes := (&dirScan{rel: rel, files: files, digests: make([]objects.ID, len(files))}).fingerprints()
+	return modes
 }

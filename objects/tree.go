@@ -136,7 +136,8 @@ type TreeWriter struct {
 	header bool
 }
 
-// NewTreeWriter returns a writer of a tree to w.
+// NewTreeWriter returns a writer of a tree to w; with a nil w it only checks the
+// entries and computes the digest (no listing is formatted).
 func NewTreeWriter(w io.Writer) *TreeWriter {
 	return &TreeWriter{w: w, h: blake3.New(), line: make([]byte, 0, 256), dig: make([]byte, 0, 4096)}
 }
@@ -146,7 +147,7 @@ func (t *TreeWriter) Add(e TreeEntry) error {
 	if t.err != nil {
 		return t.err
 	}
-	if !t.header {
+	if !t.header && t.w != nil {
 		t.header = true
 		if _, err := io.WriteString(t.w, treeHeader); err != nil {
 			t.err = err
@@ -169,11 +170,12 @@ func (t *TreeWriter) Add(e TreeEntry) error {
 	t.files = append(t.files, e.Path)
 	t.last = e.Path
 	t.n++
-	l := appendTreeLine(t.line[:0], e)
-	t.line = l
-	if _, err := t.w.Write(l); err != nil {
-		t.err = err
-		return err
+	if t.w != nil {
+		t.line = appendTreeLine(t.line[:0], e)
+		if _, err := t.w.Write(t.line); err != nil {
+			t.err = err
+			return err
+		}
 	}
 	t.dig = hex.AppendEncode(t.dig, e.Digest[:])
 	t.dig = append(t.dig, ' ', ' ')
@@ -188,7 +190,7 @@ func (t *TreeWriter) Add(e TreeEntry) error {
 
 // Close finishes the tree (an empty tree is its header alone).
 func (t *TreeWriter) Close() error {
-	if t.err == nil && !t.header {
+	if t.err == nil && !t.header && t.w != nil {
 		t.header = true
 		_, t.err = io.WriteString(t.w, treeHeader)
 	}
@@ -378,15 +380,6 @@ func unhex(c byte) (byte, bool) {
 		return c - 'a' + 10, true
 	}
 	return 0, false
-}
-
-// nextSlash returns the index of the first '/' in p after index i, or -1.
-func nextSlash(p string, i int) int {
-	j := strings.IndexByte(p[i+1:], '/')
-	if j < 0 {
-		return -1
-	}
-	return i + 1 + j
 }
 
 // TreeDigest returns the digest of a directory with these (sorted) entries: the

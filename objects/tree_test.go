@@ -436,6 +436,19 @@ func TestTreeWriter(t *testing.T) {
 	if tw.Digest() != objects.TreeDigest(entries) || tw.Len() != int64(len(entries)) {
 		t.Fatal("digest or count differs")
 	}
+	// Without a writer: the same checks and digest, no listing.
+	dw := objects.NewTreeWriter(nil)
+	for _, e := range entries {
+		if err := dw.Add(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if dw.Close() != nil || dw.Digest() != tw.Digest() {
+		t.Fatal("digest-only writer differs")
+	}
+	if err := dw.Add(entries[0]); err == nil {
+		t.Fatal("digest-only writer accepted an entry out of order")
+	}
 	if _, err := objects.DecodeTree(buf.Bytes()); err != nil {
 		t.Fatal(err)
 	}
