@@ -497,8 +497,6 @@ func (it *statIter) next() {
 	it.nextBlock()
 }
 
-func (it *statIter) key() string { return string(it.recs.key) }
-
 // --- cursors: a directory's entries in the order of its walk ----------------------
 
 // statCursor returns the entries of paths asked for in increasing order, reading
@@ -812,7 +810,6 @@ type statWriter struct {
 	blk    []byte
 	first  string
 	prev   []byte
-	err    error
 }
 
 func newStatWriter(f io.Writer) *statWriter {

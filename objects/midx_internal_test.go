@@ -150,8 +150,8 @@ func TestMidxRejectsDamage(t *testing.T) {
 			t.Fatal(err)
 		}
 		if m, err := openMidx(p); err == nil {
-			t.Fatalf("flipped byte %d of %d: opened", off, len(b))
 			m.close()
+			t.Fatalf("flipped byte %d of %d: opened", off, len(b))
 		}
 	}
 	for _, n := range []int{0, 10, len(good) - 1} {

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -537,6 +536,3 @@ func (s *Store) ReadInline(digest ID, size int64, w io.Writer) (int64, error) {
 	n, err := w.Write(b)
 	return int64(n), err
 }
-
-// errStop ends a walk early without error.
-var errStop = errors.New("stop")

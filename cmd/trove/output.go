@@ -107,14 +107,13 @@ func (e *env) summary(c *cli.Context, format string, args ...any) {
 
 // progress draws events on a terminal at most ten times a second.
 type progress struct {
-	mu      sync.Mutex
-	w       io.Writer
-	on      bool
-	start   time.Time
-	last    time.Time
-	drawn   bool
-	lastEv  manifest.Event
-	started bool
+	mu     sync.Mutex
+	w      io.Writer
+	on     bool
+	start  time.Time
+	last   time.Time
+	drawn  bool
+	lastEv manifest.Event
 }
 
 func (e *env) progress(c *cli.Context) *progress {
